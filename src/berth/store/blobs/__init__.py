@@ -1,0 +1,48 @@
+"""Blob backends: content-addressed bytes behind one small interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    """Where blob bytes live. Upload bytes stay private to their upload until
+    `commit` makes them visible, whole and durable, under their digest."""
+
+    async def append(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes]) -> int:
+        """Write `chunks` into the upload from `offset` on (dropping anything
+        stored past it); return the upload's new size."""
+        ...
+
+    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+        """The bytes received so far, to re-hash an upload this process did not see."""
+        ...
+
+    async def commit(self, upload_id: str, digest: str) -> None:
+        """Make the upload the blob `digest`; durable once this returns."""
+        ...
+
+    async def abort(self, upload_id: str) -> None: ...
+
+    async def size(self, digest: str) -> int | None: ...
+
+    def local_path(self, digest: str) -> Path | None:
+        """A file the server may sendfile() from, when the backend has one."""
+        ...
+
+    def read(self, digest: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of a blob."""
+        ...
+
+    async def delete(self, digest: str) -> None: ...
+
+
+def open_blobs(url: str) -> BlobStore:
+    """Open the store named by a URL: file:///path (s3:// comes with the S3 backend)."""
+    if url.startswith("file://"):
+        from .filesystem import FilesystemBlobStore
+
+        return FilesystemBlobStore(Path(url[len("file://") :]))
+    raise ValueError(f"unsupported blob store URL {url!r}: use file:///path")

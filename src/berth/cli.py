@@ -1,0 +1,98 @@
+"""The `berth` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from .app import create_app
+from .config import Settings
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "BERTH"}
+)
+def main() -> None:
+    """berth: a self-hostable container registry that speaks the Amazon ECR Public API."""
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="BERTH_HOST",
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    envvar="BERTH_PORT",
+    type=int,
+    help="Port to listen on.",
+)
+@click.option(
+    "--data",
+    default="berth-data",
+    show_default=True,
+    envvar="BERTH_DATA",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the SQLite database and the blobs.",
+)
+@click.option(
+    "--public-url",
+    envvar="BERTH_PUBLIC_URL",
+    help="Base URL clients use to reach berth; repository URIs use its host. "
+    "[default: http://HOST:PORT]",
+)
+@click.option(
+    "--account-id",
+    default=Settings.account_id,
+    show_default=True,
+    envvar="BERTH_ACCOUNT_ID",
+    help="The default account: callers whose access key id is not a 12-digit account id.",
+)
+@click.option(
+    "--alias",
+    default=Settings.alias,
+    show_default=True,
+    envvar="BERTH_ALIAS",
+    help="The default account's registry alias (the first path part on /v2).",
+)
+@click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
+def serve(
+    host: str,
+    port: int,
+    data: Path,
+    public_url: str | None,
+    account_id: str,
+    alias: str,
+    log_level: str,
+) -> None:
+    """Serve the ECR Public API, the /v2 registry and the token service."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings(
+        host=host, port=port, data=data, public_url=public_url, account_id=account_id, alias=alias
+    )
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    click.echo(
+        f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
+        f"data in {data.resolve()})",
+    )
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

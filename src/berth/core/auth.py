@@ -1,0 +1,151 @@
+"""Who is calling and what they may do: login passwords, registry tokens,
+and the access decision both faces apply.
+
+Signing keys are made once and kept in the metadata store, so every worker
+and replica accepts what any other issued.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import jwt
+
+from .errors import Unauthorized
+from .service import Core, now
+
+ISSUER = "berth"
+PULL = "pull"
+PUSH = "push"
+DELETE = "delete"
+ACTIONS = (PULL, PUSH, DELETE)
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class Access:
+    """One granted scope entry: `repository:<alias>/<name>:<actions>`."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    principal: Principal | None
+    access: tuple[Access, ...]
+
+    def allows(self, name: str, action: str) -> bool:
+        return any(
+            a.type == "repository" and a.name == name and action in a.actions for a in self.access
+        )
+
+
+async def load_signing_key(core: Core) -> None:
+    async with core.meta.write() as tx:
+        stored = await tx.add_setting("signing_key", secrets.token_hex(32))
+    core.signing_key = bytes.fromhex(stored)
+
+
+def default_principal(core: Core, account_id: str) -> Principal:
+    return Principal(account_id, f"arn:aws:iam::{account_id}:root")
+
+
+def issue_login_password(core: Core, principal: Principal) -> tuple[str, float]:
+    """The password inside GetAuthorizationToken's `AWS:<password>`; a JWT,
+    so it never holds the ':' that the aws CLI splits on."""
+    issued = now()
+    expires = issued + core.settings.login_ttl
+    password = jwt.encode(
+        {
+            "iss": ISSUER,
+            "typ": "login",
+            "sub": principal.arn,
+            "acct": principal.account_id,
+            "iat": int(issued),
+            "exp": int(expires),
+        },
+        core.signing_key,
+        algorithm="HS256",
+    )
+    return password, round(float(int(expires)), 3)
+
+
+def verify_login_password(core: Core, password: str) -> Principal:
+    claims = _decode(core, password, "login")
+    return Principal(str(claims["acct"]), str(claims["sub"]))
+
+
+def issue_token(
+    core: Core, principal: Principal | None, access: list[Access], service: str
+) -> tuple[str, int, float]:
+    """A bearer token for /v2, bound to the scope granted. Returns
+    (token, lifetime in seconds, issue time)."""
+    issued = now()
+    ttl = int(core.settings.token_ttl)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "typ": "access",
+        "aud": service,
+        "iat": int(issued),
+        "exp": int(issued) + ttl,
+        "access": [{"type": a.type, "name": a.name, "actions": list(a.actions)} for a in access],
+    }
+    if principal is not None:
+        claims["sub"] = principal.arn
+        claims["acct"] = principal.account_id
+    return jwt.encode(claims, core.signing_key, algorithm="HS256"), ttl, issued
+
+
+def verify_token(core: Core, token: str, service: str) -> Grant:
+    claims = _decode(core, token, "access", audience=service)
+    principal = None
+    if "acct" in claims:
+        principal = Principal(str(claims["acct"]), str(claims.get("sub", "")))
+    entries = claims.get("access")
+    access = tuple(
+        Access(str(a["type"]), str(a["name"]), tuple(str(x) for x in a["actions"]))
+        for a in (entries if isinstance(entries, list) else [])
+        if isinstance(a, dict)
+    )
+    return Grant(principal, access)
+
+
+def _decode(core: Core, token: str, kind: str, audience: str | None = None) -> dict[str, object]:
+    try:
+        claims = jwt.decode(
+            token,
+            core.signing_key,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=audience,
+            options={"require": ["exp", "iss"], "verify_aud": audience is not None},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the authorization token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the authorization token is invalid") from exc
+    if claims.get("typ") != kind:
+        raise Unauthorized("the authorization token is invalid")
+    return claims
+
+
+def allowed_actions(
+    principal: Principal | None, owner_account: str | None, requested: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Anyone may pull; push and delete need the owning account.
+    (Repository policies that grant more come with the policy support.)"""
+    allowed = []
+    for action in requested:
+        if action == PULL:
+            allowed.append(action)
+        elif principal is not None and owner_account == principal.account_id:
+            allowed.append(action)
+    return tuple(allowed)

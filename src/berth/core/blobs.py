@@ -1,0 +1,38 @@
+"""Blobs as a repository sees them: linked by a push or a mount, or not at all."""
+
+from __future__ import annotations
+
+from .errors import BlobNotFound
+from .model import BlobLink, Repository
+from .service import Core, now
+
+
+async def stat_blob(core: Core, repository: Repository, digest: str) -> BlobLink:
+    async with core.meta.read() as tx:
+        found = await tx.get_linked_blobs(repository.id, [digest])
+    if digest not in found:
+        raise BlobNotFound(digest)
+    return found[digest]
+
+
+async def check_blobs(
+    core: Core, repository: Repository, digest_list: list[str]
+) -> dict[str, BlobLink]:
+    async with core.meta.read() as tx:
+        return await tx.get_linked_blobs(repository.id, digest_list)
+
+
+async def mount_blob(
+    core: Core, repository: Repository, digest: str, source: Repository | None
+) -> bool:
+    """Link a blob another repository holds into this one; True only if linked."""
+    async with core.meta.write() as tx:
+        if await tx.get_linked_blobs(repository.id, [digest]):
+            return True
+        if source is not None:
+            if not await tx.get_linked_blobs(source.id, [digest]):
+                return False
+        elif await tx.get_blob_size(digest) is None:
+            return False
+        await tx.link_blob(repository.id, digest, now())
+        return True

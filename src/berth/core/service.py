@@ -1,0 +1,41 @@
+"""The service layer's handle: the stores and the settings core runs with."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.blobs import BlobStore
+from ..store.metadata import MetadataStore
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    account_id: str = "123456789012"
+    alias: str = "berth"
+    # Where clients reach berth; repository URIs are its host + /<alias>/<name>.
+    public_url: str = "http://127.0.0.1:5000"
+    login_ttl: float = 12 * 3600  # GetAuthorizationToken passwords, as AWS
+    token_ttl: float = 3600  # /token bearer tokens
+    part_size: int = 10 * 1024 * 1024  # InitiateLayerUpload's advertised partSize
+
+    @property
+    def public_host(self) -> str:
+        return self.public_url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass
+class Core:
+    meta: MetadataStore
+    blobs: BlobStore
+    settings: CoreSettings
+    signing_key: bytes = b""
+    # Upload id -> (bytes hashed, hash object). Only a cache: a process that
+    # misses an entry re-hashes the stored bytes once (see uploads.py).
+    hashers: dict[str, tuple[int, Any]] = field(default_factory=dict)
+
+
+def now() -> float:
+    """Epoch seconds at millisecond precision, as AWS timestamps carry."""
+    return round(time.time(), 3)

@@ -1,0 +1,196 @@
+"""Blob uploads, shared by the API's layer parts and /v2's POST/PATCH/PUT.
+
+Bytes are hashed as they arrive, in the process that receives them. The hash
+object is cached per upload; a process without it (a restart, another
+worker) re-hashes the stored bytes once and goes on. Hash state is never
+serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+from . import digests
+from .errors import (
+    BlobAlreadyExists,
+    DigestMismatch,
+    UploadEmpty,
+    UploadNotFound,
+    UploadPartTooSmall,
+    UploadRangeInvalid,
+)
+from .model import Repository, Upload
+from .service import Core, now
+
+_locks: dict[str, asyncio.Lock] = {}
+
+
+def _lock(upload_id: str) -> asyncio.Lock:
+    # One request at a time per upload in this process; the size check in
+    # save_upload keeps other processes honest.
+    return _locks.setdefault(upload_id, asyncio.Lock())
+
+
+async def start_upload(
+    core: Core, repository: Repository, algorithm: str = digests.DEFAULT_ALGORITHM
+) -> Upload:
+    digests.hasher(algorithm)  # refuses an unsupported algorithm up front
+    stamp = now()
+    upload = Upload(
+        id=str(uuid.uuid4()),
+        repository_id=repository.id,
+        algorithm=algorithm,
+        size=0,
+        parts=0,
+        last_part_size=0,
+        smallest_inner_part=None,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    async with core.meta.write() as tx:
+        await tx.add_upload(upload)
+    core.hashers[upload.id] = (0, digests.hasher(algorithm))
+    return upload
+
+
+async def get_upload(core: Core, repository: Repository, upload_id: str) -> Upload:
+    async with core.meta.read() as tx:
+        upload = await tx.get_upload(upload_id)
+    if upload is None or upload.repository_id != repository.id:
+        raise UploadNotFound(upload_id)
+    return upload
+
+
+async def _hasher_at(core: Core, upload: Upload, algorithm: str) -> Any:
+    """A hash object that has seen exactly the upload's stored bytes."""
+    cached = core.hashers.get(upload.id)
+    if algorithm == upload.algorithm and cached is not None and cached[0] == upload.size:
+        return cached[1]
+    hasher = digests.hasher(algorithm)
+    seen = 0
+    async for chunk in core.blobs.read_upload(upload.id):
+        take = chunk[: upload.size - seen]
+        hasher.update(take)
+        seen += len(take)
+        if seen >= upload.size:
+            break
+    if algorithm == upload.algorithm:
+        core.hashers[upload.id] = (upload.size, hasher)
+    return hasher
+
+
+async def _hashing(chunks: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
+
+
+async def _append(
+    core: Core, upload: Upload, chunks: AsyncIterable[bytes], first_byte: int | None
+) -> Upload:
+    if first_byte is not None and first_byte != upload.size:
+        raise UploadRangeInvalid(upload.id, upload.size, first_byte)
+    hasher = await _hasher_at(core, upload, upload.algorithm)
+    core.hashers.pop(upload.id, None)  # until the new bytes are recorded
+    new_size = await core.blobs.append(upload.id, upload.size, _hashing(chunks, hasher))
+    written = new_size - upload.size
+    if written == 0:
+        core.hashers[upload.id] = (upload.size, hasher)
+        return upload
+    previous = upload.size
+    if upload.parts:
+        inner = upload.last_part_size
+        upload.smallest_inner_part = (
+            inner if upload.smallest_inner_part is None else min(upload.smallest_inner_part, inner)
+        )
+    upload.parts += 1
+    upload.last_part_size = written
+    upload.size = new_size
+    upload.updated_at = now()
+    async with core.meta.write() as tx:
+        saved = await tx.save_upload(upload, previous)
+    if not saved:
+        raise UploadRangeInvalid(upload.id, previous, previous)
+    core.hashers[upload.id] = (new_size, hasher)
+    return upload
+
+
+async def append(
+    core: Core,
+    repository: Repository,
+    upload_id: str,
+    chunks: AsyncIterable[bytes],
+    first_byte: int | None = None,
+) -> Upload:
+    """Add bytes to an upload; `first_byte`, when given, must be where it stands."""
+    async with _lock(upload_id):
+        upload = await get_upload(core, repository, upload_id)
+        return await _append(core, upload, chunks, first_byte)
+
+
+async def complete(
+    core: Core,
+    repository: Repository,
+    upload_id: str,
+    candidates: list[str],
+    final_chunks: AsyncIterable[bytes] | None = None,
+    *,
+    require_parts: bool = False,
+    min_part_size: int | None = None,
+    refuse_existing: bool = False,
+) -> tuple[str, int]:
+    """Verify the upload against the claimed digest(s) and publish the blob.
+
+    Returns (digest, size). The blob is visible only after its bytes are
+    durable under that digest.
+    """
+    async with _lock(upload_id):
+        upload = await get_upload(core, repository, upload_id)
+        if final_chunks is not None:
+            upload = await _append(core, upload, final_chunks, None)
+        if require_parts and upload.parts == 0:
+            raise UploadEmpty(upload_id)
+        if (
+            min_part_size is not None
+            and upload.smallest_inner_part is not None
+            and upload.smallest_inner_part < min_part_size
+        ):
+            raise UploadPartTooSmall(upload_id, min_part_size)
+        actual: dict[str, str] = {}
+        matched = None
+        for candidate in candidates:
+            algorithm = digests.algorithm_of(candidate)
+            if algorithm not in actual:
+                hasher = await _hasher_at(core, upload, algorithm)
+                actual[algorithm] = f"{algorithm}:{hasher.copy().hexdigest()}"
+            if actual[algorithm] == candidate:
+                matched = candidate
+                break
+        if matched is None:
+            computed = next(iter(actual.values()), "")
+            raise DigestMismatch(candidates[0] if candidates else "", computed)
+        if refuse_existing:
+            async with core.meta.read() as tx:
+                if await tx.get_linked_blobs(repository.id, [matched]):
+                    raise BlobAlreadyExists(matched)
+        await core.blobs.commit(upload_id, matched)
+        async with core.meta.write() as tx:
+            await tx.add_blob(matched, upload.size, now())
+            await tx.link_blob(repository.id, matched, now())
+            await tx.delete_upload(upload_id)
+        core.hashers.pop(upload_id, None)
+    _locks.pop(upload_id, None)
+    return matched, upload.size
+
+
+async def cancel(core: Core, repository: Repository, upload_id: str) -> None:
+    async with _lock(upload_id):
+        await get_upload(core, repository, upload_id)
+        async with core.meta.write() as tx:
+            await tx.delete_upload(upload_id)
+        await core.blobs.abort(upload_id)
+        core.hashers.pop(upload_id, None)
+    _locks.pop(upload_id, None)

@@ -1,0 +1,128 @@
+"""The /v2 router: parse the path, authorize, find the repository, call one handler.
+
+Repository names contain slashes, so routing is one table of patterns over
+the path after /v2/ (longest suffix first), not aiohttp's per-segment router.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..appkeys import CORE
+from ..core import auth, registries, repositories
+from ..core.errors import BerthError
+from ..core.model import Repository
+from ..core.names import is_repository_name
+from ..core.service import Core
+from . import access
+from .errors import API_VERSION_HEADER, OciError, to_oci
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Target:
+    """A /v2 request, resolved: the repository and the path's last part."""
+
+    core: Core
+    request: web.Request
+    name: str  # <alias>/<repository name>, as in the path
+    repository: Repository
+    argument: str  # digest, reference or upload id; "" where the route has none
+    principal: auth.Principal | None
+
+
+Handler = Callable[[Target], Awaitable[web.StreamResponse]]
+
+_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+
+
+def route(suffix: str, handlers: dict[str, Handler]) -> None:
+    """Register handlers for `/v2/<name>/<suffix>`; `suffix` may capture `arg`."""
+    _ROUTES.append((re.compile(rf"(?P<name>.+?)/{suffix}"), handlers))
+
+
+def _match(path: str) -> tuple[re.Match[str], dict[str, Handler]] | None:
+    for pattern, handlers in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            return match, handlers
+    return None
+
+
+async def base(request: web.Request) -> web.StreamResponse:
+    """GET /v2/: 200 to any authenticated caller, else the challenge."""
+    core: Core = request.app[CORE]
+    try:
+        access.authorize(core, request, None, None, None)
+    except OciError as err:
+        return err.response(request.method == "HEAD")
+    return web.Response(
+        body=b"{}", headers={**API_VERSION_HEADER, "Content-Type": "application/json"}
+    )
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    head = request.method == "HEAD"
+    try:
+        return await _dispatch(request)
+    except OciError as err:
+        return err.response(head)
+    except BerthError as err:
+        mapped = to_oci(err)
+        if mapped is None:
+            log.exception("unmapped core error on %s %s", request.method, request.path)
+            mapped = OciError(500, "UNKNOWN", "internal error")
+        return mapped.response(head)
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    core: Core = request.app[CORE]
+    path = request.match_info["path"]
+    found = _match(path)
+    if found is None:
+        raise OciError(404, "NOT_FOUND", "no such endpoint", {"path": request.path})
+    match, handlers = found
+    handler = handlers.get(request.method)
+    if handler is None:
+        raise OciError(
+            405,
+            "UNSUPPORTED",
+            f"{request.method} is not supported here",
+            headers={"Allow": ", ".join(sorted(handlers))},
+        )
+    name = match["name"]
+    alias, _, repository_name = name.partition("/")
+    if not repository_name or not is_repository_name(repository_name):
+        raise OciError(
+            400,
+            "NAME_INVALID",
+            f"invalid repository name {name!r}: expected <registry alias>/<repository name>",
+            {"name": name},
+        )
+    action = access.ACTION_FOR_METHOD[request.method]
+    owner = await registries.account_for_alias(core, alias)
+    principal = access.authorize(core, request, name, action, owner)
+    if owner is None:
+        raise OciError(
+            404,
+            "NAME_UNKNOWN",
+            f"repository name not known to registry: no registry has the alias '{alias}'",
+            {"name": name},
+        )
+    repository = await repositories.get_repository(core, owner, repository_name)
+    argument = match.groupdict().get("arg") or ""
+    return await handler(Target(core, request, name, repository, argument, principal))
+
+
+def json_response(body: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(body).encode(),
+        headers={**API_VERSION_HEADER, "Content-Type": "application/json", **(headers or {})},
+    )

@@ -1,0 +1,615 @@
+"""The metadata store: every query berth makes, on SQLite or PostgreSQL.
+
+One query layer (SQLAlchemy Core) serves both databases; dialect differences
+are confined to `_insert_ignore` and the connection set-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ...core.model import Alias, BlobLink, Image, Registry, Repository, TagRecord, Upload
+from . import tables as t
+
+_IMAGE_COLUMNS = (
+    t.manifests.c.id,
+    t.manifests.c.repository_id,
+    t.manifests.c.digest,
+    t.manifests.c.media_type,
+    t.manifests.c.artifact_media_type,
+    t.manifests.c.artifact_type,
+    t.manifests.c.config_media_type,
+    t.manifests.c.subject_digest,
+    t.manifests.c.annotations,
+    t.manifests.c.image_size,
+    t.manifests.c.pushed_at,
+    func.length(t.manifests.c.body).label("body_size"),
+)
+
+
+def _image(row: Any, tags: Sequence[str] = ()) -> Image:
+    return Image(
+        id=row.id,
+        repository_id=row.repository_id,
+        digest=row.digest,
+        media_type=row.media_type,
+        artifact_media_type=row.artifact_media_type,
+        artifact_type=row.artifact_type,
+        config_media_type=row.config_media_type,
+        subject_digest=row.subject_digest,
+        annotations=row.annotations,
+        size=row.image_size,
+        pushed_at=row.pushed_at,
+        body_size=row.body_size,
+        tags=tuple(tags),
+    )
+
+
+def _repository(row: Any) -> Repository:
+    return Repository(row.id, row.account_id, row.name, row.created_at)
+
+
+def _upload(row: Any) -> Upload:
+    return Upload(
+        id=row.id,
+        repository_id=row.repository_id,
+        algorithm=row.algorithm,
+        size=row.size,
+        parts=row.parts,
+        last_part_size=row.last_part_size,
+        smallest_inner_part=row.smallest_inner_part,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class Tx:
+    """One transaction; every method runs inside it."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def _insert_ignore(
+        self, table: Any, values: dict[str, Any] | list[dict[str, Any]]
+    ) -> int:
+        dialect = self.conn.dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = postgresql.insert(table).on_conflict_do_nothing()
+        else:
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
+        result = await self.conn.execute(stmt, values)
+        return int(result.rowcount or 0)
+
+    # settings -----------------------------------------------------------
+    async def get_setting(self, name: str) -> str | None:
+        row = (
+            await self.conn.execute(select(t.settings.c.value).where(t.settings.c.name == name))
+        ).first()
+        return None if row is None else str(row.value)
+
+    async def add_setting(self, name: str, value: str) -> str:
+        """Store `value` unless a value is already there; return the stored one."""
+        await self._insert_ignore(t.settings, {"name": name, "value": value})
+        stored = await self.get_setting(name)
+        assert stored is not None
+        return stored
+
+    # registries and aliases ----------------------------------------------
+    async def get_registry(self, account_id: str) -> Registry | None:
+        row = (
+            await self.conn.execute(
+                select(t.registries).where(t.registries.c.account_id == account_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        rows = await self.conn.execute(
+            select(t.aliases).where(t.aliases.c.account_id == account_id).order_by(t.aliases.c.name)
+        )
+        aliases = tuple(
+            Alias(r.name, r.account_id, r.status, r.is_primary, r.is_default) for r in rows
+        )
+        return Registry(row.account_id, row.created_at, row.display_name, aliases)
+
+    async def add_registry(self, account_id: str, alias: str, now: float) -> bool:
+        """Create a registry with its default alias; False when one already exists."""
+        if not await self._insert_ignore(
+            t.registries, {"account_id": account_id, "created_at": now}
+        ):
+            return False
+        await self.conn.execute(
+            t.aliases.insert().values(
+                name=alias,
+                account_id=account_id,
+                status="ACTIVE",
+                is_primary=True,
+                is_default=True,
+            )
+        )
+        return True
+
+    async def alias_exists(self, alias: str) -> bool:
+        row = (
+            await self.conn.execute(select(t.aliases.c.name).where(t.aliases.c.name == alias))
+        ).first()
+        return row is not None
+
+    async def account_for_alias(self, alias: str) -> str | None:
+        row = (
+            await self.conn.execute(
+                select(t.aliases.c.account_id).where(
+                    t.aliases.c.name == alias, t.aliases.c.status == "ACTIVE"
+                )
+            )
+        ).first()
+        return None if row is None else str(row.account_id)
+
+    async def list_registries(self, after: str | None, limit: int) -> list[str]:
+        query = select(t.registries.c.account_id).order_by(t.registries.c.account_id).limit(limit)
+        if after is not None:
+            query = query.where(t.registries.c.account_id > after)
+        return [r.account_id for r in await self.conn.execute(query)]
+
+    # repositories --------------------------------------------------------
+    async def get_repository(self, account_id: str, name: str) -> Repository | None:
+        row = (
+            await self.conn.execute(
+                select(t.repositories).where(
+                    t.repositories.c.account_id == account_id, t.repositories.c.name == name
+                )
+            )
+        ).first()
+        return None if row is None else _repository(row)
+
+    async def add_repository(self, account_id: str, name: str, now: float) -> Repository | None:
+        """Insert a repository; None when the name is taken."""
+        inserted = await self._insert_ignore(
+            t.repositories, {"account_id": account_id, "name": name, "created_at": now}
+        )
+        if not inserted:
+            return None
+        return await self.get_repository(account_id, name)
+
+    async def list_repositories(
+        self, account_id: str, after: str | None, limit: int | None
+    ) -> list[Repository]:
+        query = (
+            select(t.repositories)
+            .where(t.repositories.c.account_id == account_id)
+            .order_by(t.repositories.c.name)
+        )
+        if after is not None:
+            query = query.where(t.repositories.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_repository(r) for r in await self.conn.execute(query)]
+
+    async def delete_repository(self, repository_id: int) -> None:
+        # Children first: SQLite enforces ON DELETE CASCADE only with a pragma,
+        # and being explicit keeps both databases identical.
+        manifest_ids = select(t.manifests.c.id).where(t.manifests.c.repository_id == repository_id)
+        await self.conn.execute(delete(t.tags).where(t.tags.c.repository_id == repository_id))
+        await self.conn.execute(
+            delete(t.manifest_references).where(
+                t.manifest_references.c.manifest_id.in_(manifest_ids)
+            )
+        )
+        await self.conn.execute(
+            delete(t.manifests).where(t.manifests.c.repository_id == repository_id)
+        )
+        await self.conn.execute(
+            delete(t.repository_blobs).where(t.repository_blobs.c.repository_id == repository_id)
+        )
+        await self.conn.execute(delete(t.uploads).where(t.uploads.c.repository_id == repository_id))
+        await self.conn.execute(delete(t.repositories).where(t.repositories.c.id == repository_id))
+
+    async def count_images(self, repository_id: int) -> int:
+        result = await self.conn.execute(
+            select(func.count())
+            .select_from(t.manifests)
+            .where(t.manifests.c.repository_id == repository_id)
+        )
+        return int(result.scalar_one())
+
+    # blobs ---------------------------------------------------------------
+    async def add_blob(self, digest: str, size: int, now: float) -> None:
+        await self._insert_ignore(t.blobs, {"digest": digest, "size": size, "created_at": now})
+
+    async def get_blob_size(self, digest: str) -> int | None:
+        row = (
+            await self.conn.execute(select(t.blobs.c.size).where(t.blobs.c.digest == digest))
+        ).first()
+        return None if row is None else int(row.size)
+
+    async def link_blob(self, repository_id: int, digest: str, now: float) -> None:
+        await self._insert_ignore(
+            t.repository_blobs,
+            {"repository_id": repository_id, "digest": digest, "created_at": now},
+        )
+
+    async def set_blob_media_types(self, repository_id: int, media_types: dict[str, str]) -> None:
+        for digest, media_type in media_types.items():
+            await self.conn.execute(
+                update(t.repository_blobs)
+                .where(
+                    t.repository_blobs.c.repository_id == repository_id,
+                    t.repository_blobs.c.digest == digest,
+                )
+                .values(media_type=media_type)
+            )
+
+    async def get_linked_blobs(
+        self, repository_id: int, digests: Iterable[str]
+    ) -> dict[str, BlobLink]:
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(t.repository_blobs.c.digest, t.repository_blobs.c.media_type, t.blobs.c.size)
+            .join(t.blobs, t.blobs.c.digest == t.repository_blobs.c.digest)
+            .where(
+                t.repository_blobs.c.repository_id == repository_id,
+                t.repository_blobs.c.digest.in_(wanted),
+            )
+        )
+        return {r.digest: BlobLink(r.digest, int(r.size), r.media_type) for r in rows}
+
+    async def unlink_blob(self, repository_id: int, digest: str) -> bool:
+        result = await self.conn.execute(
+            delete(t.repository_blobs).where(
+                t.repository_blobs.c.repository_id == repository_id,
+                t.repository_blobs.c.digest == digest,
+            )
+        )
+        return bool(result.rowcount)
+
+    # images (manifests) and tags ------------------------------------------
+    async def get_image(self, repository_id: int, digest: str) -> Image | None:
+        row = (
+            await self.conn.execute(
+                select(*_IMAGE_COLUMNS).where(
+                    t.manifests.c.repository_id == repository_id, t.manifests.c.digest == digest
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return _image(row, (await self.tags_of([row.id])).get(row.id, ()))
+
+    async def get_image_by_tag(self, repository_id: int, tag: str) -> Image | None:
+        row = (
+            await self.conn.execute(
+                select(*_IMAGE_COLUMNS)
+                .join(t.tags, t.tags.c.manifest_id == t.manifests.c.id)
+                .where(t.tags.c.repository_id == repository_id, t.tags.c.name == tag)
+            )
+        ).first()
+        if row is None:
+            return None
+        return _image(row, (await self.tags_of([row.id])).get(row.id, ()))
+
+    async def get_manifest_body(
+        self, repository_id: int, reference: str, by_tag: bool
+    ) -> tuple[str, str, bytes] | None:
+        """(digest, media type, bytes) of a manifest: the hot path of every pull."""
+        columns = (t.manifests.c.digest, t.manifests.c.media_type, t.manifests.c.body)
+        if by_tag:
+            query = (
+                select(*columns)
+                .join(t.tags, t.tags.c.manifest_id == t.manifests.c.id)
+                .where(t.tags.c.repository_id == repository_id, t.tags.c.name == reference)
+            )
+        else:
+            query = select(*columns).where(
+                t.manifests.c.repository_id == repository_id, t.manifests.c.digest == reference
+            )
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else (row.digest, row.media_type, bytes(row.body))
+
+    async def tags_of(self, manifest_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        if not manifest_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(t.tags.c.manifest_id, t.tags.c.name)
+            .where(t.tags.c.manifest_id.in_(list(manifest_ids)))
+            .order_by(t.tags.c.name)
+        )
+        found: dict[int, list[str]] = {}
+        for r in rows:
+            found.setdefault(r.manifest_id, []).append(r.name)
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def add_image(
+        self,
+        repository_id: int,
+        *,
+        digest: str,
+        media_type: str,
+        artifact_media_type: str | None,
+        artifact_type: str | None,
+        config_media_type: str | None,
+        subject_digest: str | None,
+        annotations: dict[str, str] | None,
+        size: int,
+        body: bytes,
+        now: float,
+        references: list[dict[str, Any]],
+    ) -> int | None:
+        """Insert a manifest and its references; None if that digest is already there."""
+        inserted = await self._insert_ignore(
+            t.manifests,
+            {
+                "repository_id": repository_id,
+                "digest": digest,
+                "media_type": media_type,
+                "artifact_media_type": artifact_media_type,
+                "artifact_type": artifact_type,
+                "config_media_type": config_media_type,
+                "subject_digest": subject_digest,
+                "annotations": annotations,
+                "image_size": size,
+                "body": body,
+                "pushed_at": now,
+            },
+        )
+        if not inserted:
+            return None
+        row = (
+            await self.conn.execute(
+                select(t.manifests.c.id).where(
+                    t.manifests.c.repository_id == repository_id, t.manifests.c.digest == digest
+                )
+            )
+        ).one()
+        if references:
+            await self._insert_ignore(
+                t.manifest_references, [dict(r, manifest_id=row.id) for r in references]
+            )
+        return int(row.id)
+
+    async def touch_image(self, manifest_id: int, now: float) -> None:
+        await self.conn.execute(
+            update(t.manifests).where(t.manifests.c.id == manifest_id).values(pushed_at=now)
+        )
+
+    async def get_images(self, repository_id: int, digests: Iterable[str]) -> dict[str, Image]:
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return {}
+        rows = list(
+            await self.conn.execute(
+                select(*_IMAGE_COLUMNS).where(
+                    t.manifests.c.repository_id == repository_id, t.manifests.c.digest.in_(wanted)
+                )
+            )
+        )
+        tags = await self.tags_of([r.id for r in rows])
+        return {r.digest: _image(r, tags.get(r.id, ())) for r in rows}
+
+    async def set_tag(self, repository_id: int, tag: str, manifest_id: int, now: float) -> str:
+        """Point a tag at a manifest; returns "created", "moved" or "unchanged"."""
+        row = (
+            await self.conn.execute(
+                select(t.tags.c.manifest_id).where(
+                    t.tags.c.repository_id == repository_id, t.tags.c.name == tag
+                )
+            )
+        ).first()
+        if row is None:
+            inserted = await self._insert_ignore(
+                t.tags,
+                {
+                    "repository_id": repository_id,
+                    "name": tag,
+                    "manifest_id": manifest_id,
+                    "created_at": now,
+                },
+            )
+            if inserted:
+                return "created"
+        elif row.manifest_id == manifest_id:
+            return "unchanged"
+        await self.conn.execute(
+            update(t.tags)
+            .where(t.tags.c.repository_id == repository_id, t.tags.c.name == tag)
+            .values(manifest_id=manifest_id, created_at=now)
+        )
+        return "moved"
+
+    async def delete_tag(self, repository_id: int, tag: str) -> bool:
+        result = await self.conn.execute(
+            delete(t.tags).where(t.tags.c.repository_id == repository_id, t.tags.c.name == tag)
+        )
+        return bool(result.rowcount)
+
+    async def delete_image(self, manifest_id: int) -> None:
+        await self.conn.execute(delete(t.tags).where(t.tags.c.manifest_id == manifest_id))
+        await self.conn.execute(
+            delete(t.manifest_references).where(t.manifest_references.c.manifest_id == manifest_id)
+        )
+        await self.conn.execute(delete(t.manifests).where(t.manifests.c.id == manifest_id))
+
+    async def parents_of(self, repository_id: int, digest: str) -> list[str]:
+        """Digests of the indexes in this repository that list `digest` as a child."""
+        rows = await self.conn.execute(
+            select(t.manifests.c.digest)
+            .join(t.manifest_references, t.manifest_references.c.manifest_id == t.manifests.c.id)
+            .where(
+                t.manifests.c.repository_id == repository_id,
+                t.manifest_references.c.kind == "manifest",
+                t.manifest_references.c.digest == digest,
+            )
+        )
+        return [r.digest for r in rows]
+
+    async def list_images(
+        self, repository_id: int, after: int | None, limit: int | None
+    ) -> list[Image]:
+        """Images in push order; `after` is the id of the last one seen."""
+        query = (
+            select(*_IMAGE_COLUMNS)
+            .where(t.manifests.c.repository_id == repository_id)
+            .order_by(t.manifests.c.id)
+        )
+        if after is not None:
+            query = query.where(t.manifests.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = list(await self.conn.execute(query))
+        tags = await self.tags_of([r.id for r in rows])
+        return [_image(r, tags.get(r.id, ())) for r in rows]
+
+    async def list_tags(
+        self, repository_id: int, after: str | None, limit: int | None
+    ) -> list[TagRecord]:
+        query = (
+            select(t.tags.c.name, t.tags.c.created_at, *_IMAGE_COLUMNS)
+            .join(t.manifests, t.manifests.c.id == t.tags.c.manifest_id)
+            .where(t.tags.c.repository_id == repository_id)
+            .order_by(t.tags.c.name)
+        )
+        if after is not None:
+            query = query.where(t.tags.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        return [TagRecord(r.name, r.created_at, _image(r)) for r in await self.conn.execute(query)]
+
+    async def list_tag_names(
+        self, repository_id: int, after: str | None, limit: int | None
+    ) -> list[str]:
+        query = (
+            select(t.tags.c.name)
+            .where(t.tags.c.repository_id == repository_id)
+            .order_by(t.tags.c.name)
+        )
+        if after is not None:
+            query = query.where(t.tags.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        return [r.name for r in await self.conn.execute(query)]
+
+    async def referrers(self, repository_id: int, subject: str) -> list[Image]:
+        rows = await self.conn.execute(
+            select(*_IMAGE_COLUMNS)
+            .where(
+                t.manifests.c.repository_id == repository_id,
+                t.manifests.c.subject_digest == subject,
+            )
+            .order_by(t.manifests.c.id)
+        )
+        return [_image(r) for r in rows]
+
+    # uploads -------------------------------------------------------------
+    async def add_upload(self, upload: Upload) -> None:
+        await self.conn.execute(
+            t.uploads.insert().values(
+                id=upload.id,
+                repository_id=upload.repository_id,
+                algorithm=upload.algorithm,
+                size=upload.size,
+                parts=upload.parts,
+                last_part_size=upload.last_part_size,
+                smallest_inner_part=upload.smallest_inner_part,
+                created_at=upload.created_at,
+                updated_at=upload.updated_at,
+            )
+        )
+
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        row = (
+            await self.conn.execute(select(t.uploads).where(t.uploads.c.id == upload_id))
+        ).first()
+        return None if row is None else _upload(row)
+
+    async def save_upload(self, upload: Upload, expected_size: int) -> bool:
+        """Record progress; False if another writer moved the upload first."""
+        result = await self.conn.execute(
+            update(t.uploads)
+            .where(and_(t.uploads.c.id == upload.id, t.uploads.c.size == expected_size))
+            .values(
+                size=upload.size,
+                parts=upload.parts,
+                last_part_size=upload.last_part_size,
+                smallest_inner_part=upload.smallest_inner_part,
+                updated_at=upload.updated_at,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def upload_ids(self, repository_id: int) -> list[str]:
+        rows = await self.conn.execute(
+            select(t.uploads.c.id).where(t.uploads.c.repository_id == repository_id)
+        )
+        return [r.id for r in rows]
+
+    async def delete_upload(self, upload_id: str) -> bool:
+        result = await self.conn.execute(delete(t.uploads).where(t.uploads.c.id == upload_id))
+        return bool(result.rowcount)
+
+
+class MetadataStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn:
+            yield Tx(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Tx]:
+        """A write transaction; on SQLite it takes the write lock up front
+        (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(berth_write=True)
+            async with conn.begin():
+                yield Tx(conn)
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(t.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_metadata(url: str) -> MetadataStore:
+    """Open the store named by a URL: sqlite:///path or postgresql://…"""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
+        engine = create_async_engine(
+            parsed.set(drivername="sqlite+aiosqlite"), connect_args={"timeout": 60}
+        )
+        _sqlite_setup(engine)
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        engine = create_async_engine(parsed.set(drivername="postgresql+asyncpg"), pool_size=10)
+    else:
+        raise ValueError(f"unsupported metadata URL {url!r}: use sqlite:/// or postgresql://")
+    return MetadataStore(engine)
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so BEGIN IMMEDIATE works.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("berth_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,170 @@
+"""The metadata schema, one for SQLite and PostgreSQL (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Key/value facts of the installation itself, such as the token signing key.
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+registries = Table(
+    "registries",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("display_name", String(100)),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column(
+        "account_id",
+        String(12),
+        ForeignKey("registries.account_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("status", String(10), nullable=False),
+    Column("is_primary", Boolean, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("name", String(205), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_repositories_account_name"),
+)
+
+# Content-addressed blobs; one row per digest whatever repositories use it.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# A repository may only serve a blob pushed or mounted into it.
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE")),
+    Column("digest", String(200), ForeignKey("blobs.digest"), nullable=False),
+    Column("media_type", String(255)),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("repository_id", "digest"),
+)
+
+# An image: manifest bytes kept exactly, in the same transaction as its tags.
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("digest", String(200), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_media_type", String(255)),
+    Column("artifact_type", String(255)),
+    Column("config_media_type", String(255)),
+    Column("subject_digest", String(200)),
+    Column("annotations", JSON),
+    Column("image_size", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("pushed_at", Float, nullable=False),
+    UniqueConstraint("repository_id", "digest", name="uq_manifests_repository_digest"),
+    Index("ix_manifests_subject", "repository_id", "subject_digest"),
+)
+
+# What a manifest points at: blobs (config, layers) and child manifests.
+manifest_references = Table(
+    "manifest_references",
+    metadata,
+    Column(
+        "manifest_id",
+        Integer,
+        ForeignKey("manifests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(10), nullable=False),  # "blob" | "manifest"
+    Column("digest", String(200), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("platform", JSON),
+    PrimaryKeyConstraint("manifest_id", "kind", "digest"),
+    Index("ix_manifest_references_digest", "digest"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(300), nullable=False),
+    Column(
+        "manifest_id",
+        Integer,
+        ForeignKey("manifests.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("repository_id", "name"),
+)
+
+# Upload sessions live here, not in process memory, so any worker continues them.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("algorithm", String(20), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("last_part_size", BigInteger, nullable=False),
+    Column("smallest_inner_part", BigInteger),  # smallest part that is not the last
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Helpers shared by the integration tests: local image builders and a skopeo driver."""
