@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import registries, repositories
+from ..core.errors import Denied
 from ..core.model import Repository
 from . import pagination, shapes
 from .errors import AwsError
@@ -68,10 +69,10 @@ async def describe_repositories(call: Call) -> dict[str, Any]:
 
 
 async def delete_repository(call: Call) -> dict[str, Any]:
+    account_id, name = target_account(call), call.params["repositoryName"]
+    if account_id != call.principal.account_id:
+        raise Denied(f"ecr-public:{call.operation}", shapes.repository_arn(account_id, name))
     repo = await repositories.delete_repository(
-        call.core,
-        target_account(call),
-        call.params["repositoryName"],
-        bool(call.params.get("force")),
+        call.core, account_id, name, bool(call.params.get("force"))
     )
     return {"repository": (await _render(call, [repo]))[0]}
