@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, registry
+from . import api, gallery, registry
 from .appkeys import CORE
 from .config import Settings
 from .core import auth, registries
@@ -27,6 +27,7 @@ async def create_app(settings: Settings) -> web.Application:
     app[CORE] = core
     api.add_routes(app, core)
     registry.add_routes(app)
+    gallery.add_routes(app)
     app.router.add_route("GET", "/", _home)
 
     async def close(_app: web.Application) -> None:

@@ -64,6 +64,24 @@ _TABLE: dict[type[Exception], Callable[[Any], AwsError]] = {
         if err.kind == "repository"
         else "Invalid tag",
     ),
+    e.InvalidLogo: lambda err: invalid_parameter("logoImageBlob", err.reason),
+    e.InvalidPolicy: lambda err: invalid_parameter(
+        "PolicyText", "Invalid repository policy provided"
+    ),
+    e.PolicyNotFound: lambda err: AwsError(
+        "RepositoryPolicyNotFoundException",
+        f"Repository policy does not exist for the repository with name '{err.name}' "
+        f"in the registry with id '{err.account_id}'",
+    ),
+    e.InvalidResourceTag: lambda err: AwsError("InvalidTagParameterException", err.reason),
+    e.TooManyTags: lambda err: AwsError(
+        "TooManyTagsException",
+        f"A repository can have at most {err.limit} tags; the request would exceed that",
+    ),
+    e.LimitExceeded: lambda err: AwsError(
+        "LimitExceededException",
+        f"The maximum allowed number of {err.what} ({err.limit}) has been exceeded.",
+    ),
     e.Denied: lambda err: AwsError(
         "AccessDeniedException",
         f"User is not authorized to perform: {err.action} on resource: {err.resource}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import auth, images
+from ..core import images
 from ..core.errors import (
     BlobsNotFound,
     DigestMismatch,
@@ -56,7 +56,7 @@ def _image_id(digest: str | None, tag: str | None) -> dict[str, str]:
 
 async def put_image(call: Call) -> dict[str, Any]:
     p = call.params
-    repo = await repository_for(call, auth.PUSH)
+    repo = await repository_for(call, write=True)
     tag, digest = p.get("imageTag"), p.get("imageDigest")
     if tag is None and digest is None:
         raise invalid_parameter(
@@ -121,7 +121,7 @@ def _scope(repo: Repository) -> str:
 
 async def describe_images(call: Call) -> dict[str, Any]:
     p = call.params
-    repo = await repository_for(call, auth.PULL)
+    repo = await repository_for(call, write=False)
     ids = p.get("imageIds")
     if ids is not None:
         if "maxResults" in p or "nextToken" in p:
@@ -159,7 +159,7 @@ async def describe_images(call: Call) -> dict[str, Any]:
 
 async def describe_image_tags(call: Call) -> dict[str, Any]:
     p = call.params
-    repo = await repository_for(call, auth.PULL)
+    repo = await repository_for(call, write=False)
     after = None
     if "nextToken" in p:
         after = pagination.decode(
@@ -175,7 +175,7 @@ async def describe_image_tags(call: Call) -> dict[str, Any]:
 
 
 async def batch_delete_image(call: Call) -> dict[str, Any]:
-    repo = await repository_for(call, auth.DELETE)
+    repo = await repository_for(call, write=True)
     ids = [(i.get("imageDigest"), i.get("imageTag")) for i in call.params["imageIds"]]
     outcomes = await images.delete_images(call.core, repo, ids)
     deleted: list[dict[str, str]] = []

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..core import auth, blobs, uploads
+from ..core import blobs, uploads
 from ..core.errors import (
     BlobAlreadyExists,
     DigestMismatch,
@@ -37,7 +37,7 @@ def _upload_not_found(repo: Repository, upload_id: str) -> AwsError:
 
 
 async def initiate_layer_upload(call: Call) -> dict[str, Any]:
-    repo = await repository_for(call, auth.PUSH)
+    repo = await repository_for(call, write=True)
     upload = await uploads.start_upload(call.core, repo)
     return {"uploadId": upload.id, "partSize": call.core.settings.part_size}
 
@@ -48,7 +48,7 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 async def upload_layer_part(call: Call) -> dict[str, Any]:
     p = call.params
-    repo = await repository_for(call, auth.PUSH)
+    repo = await repository_for(call, write=True)
     upload_id = p["uploadId"].lower()
     first, last, data = p["partFirstByte"], p["partLastByte"], p["layerPartBlob"]
 
@@ -89,7 +89,7 @@ async def upload_layer_part(call: Call) -> dict[str, Any]:
 
 async def complete_layer_upload(call: Call) -> dict[str, Any]:
     p = call.params
-    repo = await repository_for(call, auth.PUSH)
+    repo = await repository_for(call, write=True)
     upload_id = p["uploadId"].lower()
     try:
         digest, _size = await uploads.complete(
@@ -133,7 +133,7 @@ async def complete_layer_upload(call: Call) -> dict[str, Any]:
 
 
 async def batch_check_layer_availability(call: Call) -> dict[str, Any]:
-    repo = await repository_for(call, auth.PULL)
+    repo = await repository_for(call, write=False)
     wanted: list[str] = call.params["layerDigests"]
     found = await blobs.check_blobs(
         call.core, repo, [d for d in wanted if LAYER_DIGEST.fullmatch(d)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import images, layers, registries, repositories
+from . import catalog, images, layers, policies, registries, repositories, tagging
 from .protocol import Operation
 
 OPERATIONS: dict[str, Operation] = {
@@ -19,4 +19,14 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeImages": images.describe_images,
     "DescribeImageTags": images.describe_image_tags,
     "BatchDeleteImage": images.batch_delete_image,
+    "GetRegistryCatalogData": catalog.get_registry_catalog_data,
+    "PutRegistryCatalogData": catalog.put_registry_catalog_data,
+    "GetRepositoryCatalogData": catalog.get_repository_catalog_data,
+    "PutRepositoryCatalogData": catalog.put_repository_catalog_data,
+    "SetRepositoryPolicy": policies.set_repository_policy,
+    "GetRepositoryPolicy": policies.get_repository_policy,
+    "DeleteRepositoryPolicy": policies.delete_repository_policy,
+    "TagResource": tagging.tag_resource,
+    "UntagResource": tagging.untag_resource,
+    "ListTagsForResource": tagging.list_tags_for_resource,
 }

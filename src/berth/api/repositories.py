@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import catalog as core_catalog
 from ..core import registries, repositories
-from ..core.errors import Denied
 from ..core.model import Repository
 from . import pagination, shapes
+from .access import repository_for
+from .catalog import catalog_input, catalog_output
 from .errors import AwsError
 from .protocol import Call
 
@@ -34,11 +36,19 @@ def target_account(call: Call) -> str:
 
 
 async def create_repository(call: Call) -> dict[str, Any]:
-    account_id = call.principal.account_id
+    p = call.params
+    fields, logo = catalog_input(p.get("catalogData", {}))
     repo = await repositories.create_repository(
-        call.core, account_id, call.params["repositoryName"]
+        call.core,
+        call.principal.account_id,
+        p["repositoryName"],
+        tags=[(t["Key"], t["Value"]) for t in p.get("tags", [])],
+        catalog=fields,
+        logo=logo,
     )
-    return {"repository": (await _render(call, [repo]))[0], "catalogData": {}}
+    data = await core_catalog.get_repository_catalog(call.core, repo)
+    out = catalog_output(call, data) if "catalogData" in p else {}
+    return {"repository": (await _render(call, [repo]))[0], "catalogData": out}
 
 
 async def describe_repositories(call: Call) -> dict[str, Any]:
@@ -69,10 +79,8 @@ async def describe_repositories(call: Call) -> dict[str, Any]:
 
 
 async def delete_repository(call: Call) -> dict[str, Any]:
-    account_id, name = target_account(call), call.params["repositoryName"]
-    if account_id != call.principal.account_id:
-        raise Denied(f"ecr-public:{call.operation}", shapes.repository_arn(account_id, name))
-    repo = await repositories.delete_repository(
-        call.core, account_id, name, bool(call.params.get("force"))
+    repo = await repository_for(call, write=True)
+    await repositories.delete_repository(
+        call.core, repo.account_id, repo.name, bool(call.params.get("force"))
     )
     return {"repository": (await _render(call, [repo]))[0]}

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import jwt
 
+from . import policies
 from .errors import Unauthorized
+from .model import Repository
 from .service import Core, now
 
 ISSUER = "berth"
@@ -137,15 +139,63 @@ def _decode(core: Core, token: str, kind: str, audience: str | None = None) -> d
     return claims
 
 
-def allowed_actions(
-    principal: Principal | None, owner_account: str | None, requested: tuple[str, ...]
+# The ECR Public actions a /v2 action needs; a policy must allow them all.
+ECR_ACTIONS: dict[str, tuple[str, ...]] = {
+    PULL: ("BatchCheckLayerAvailability",),
+    PUSH: (
+        "BatchCheckLayerAvailability",
+        "InitiateLayerUpload",
+        "UploadLayerPart",
+        "CompleteLayerUpload",
+        "PutImage",
+    ),
+    DELETE: ("BatchDeleteImage",),
+}
+
+
+async def may(
+    core: Core,
+    principal: Principal | None,
+    owner_account: str | None,
+    repository: Repository | None,
+    ecr_actions: tuple[str, ...],
+) -> bool:
+    """The one access decision for writes, on both faces.
+
+    The owning account may, unless the repository policy explicitly denies
+    it; another account may only where the policy allows every action and
+    denies none.
+    """
+    if principal is None or owner_account is None:
+        return False
+    text = await policies.stored_policy(core, repository) if repository is not None else None
+    decisions = []
+    if text is not None:
+        resource = f"arn:aws:ecr-public::{owner_account}:repository/{repository.name}"  # type: ignore[union-attr]
+        decisions = [
+            policies.evaluate(text, principal.account_id, principal.arn, a, resource)
+            for a in ecr_actions
+        ]
+    if "Deny" in decisions:
+        return False
+    if owner_account == principal.account_id:
+        return True
+    return bool(decisions) and all(d == "Allow" for d in decisions)
+
+
+async def permitted_actions(
+    core: Core,
+    principal: Principal | None,
+    owner_account: str | None,
+    repository: Repository | None,
+    requested: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """Anyone may pull; push and delete need the owning account.
-    (Repository policies that grant more come with the policy support.)"""
+    """Which of the /v2 actions asked for are granted. Anyone may pull, as on
+    ECR Public, where every repository is public."""
     allowed = []
     for action in requested:
-        if action == PULL:
-            allowed.append(action)
-        elif principal is not None and owner_account == principal.account_id:
+        if action == PULL or await may(
+            core, principal, owner_account, repository, ECR_ACTIONS[action]
+        ):
             allowed.append(action)
     return tuple(allowed)

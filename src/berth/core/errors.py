@@ -153,3 +153,37 @@ class Denied(BerthError):
     action: str = ""
     resource: str = ""
     detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class InvalidLogo(BerthError):
+    reason: str
+
+
+@dataclass
+class InvalidPolicy(BerthError):
+    reason: str
+
+
+@dataclass
+class PolicyNotFound(BerthError):
+    account_id: str
+    name: str
+
+
+@dataclass
+class InvalidResourceTag(BerthError):
+    reason: str
+
+
+@dataclass
+class TooManyTags(BerthError):
+    limit: int
+
+
+@dataclass
+class LimitExceeded(BerthError):
+    """A count quota (repositories, images, tags per image, parts) is reached."""
+
+    what: str
+    limit: int

@@ -83,3 +83,15 @@ class Upload:
     created_at: float
     updated_at: float
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogData:
+    """A repository's catalog data: what the gallery shows."""
+
+    description: str | None = None
+    about_text: str | None = None
+    usage_text: str | None = None
+    architectures: tuple[str, ...] | None = None
+    operating_systems: tuple[str, ...] | None = None
+    logo_digest: str | None = None

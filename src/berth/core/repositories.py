@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
-from .errors import RepositoryAlreadyExists, RepositoryNotEmpty, RepositoryNotFound
-from .model import Repository
+from dataclasses import replace
+
+from . import digests, resource_tags
+from .catalog import check_logo
+from .errors import LimitExceeded, RepositoryAlreadyExists, RepositoryNotEmpty, RepositoryNotFound
+from .model import CatalogData, Repository
 from .names import check_repository_name
 from .registries import ensure_registry
 from .service import Core, now
 
 
-async def create_repository(core: Core, account_id: str, name: str) -> Repository:
+async def create_repository(
+    core: Core,
+    account_id: str,
+    name: str,
+    *,
+    tags: list[tuple[str, str]] | None = None,
+    catalog: dict[str, object] | None = None,
+    logo: bytes | None = None,
+) -> Repository:
+    """Create a repository with its resource tags and catalog data, all or nothing."""
     check_repository_name(name)
+    new_tags = resource_tags.merged(core, [], tags or [])
+    content_type = check_logo(logo) if logo else None
     await ensure_registry(core, account_id)
     async with core.meta.write() as tx:
+        limit = core.settings.limits.repositories_per_registry
+        if await tx.count_repositories(account_id) >= limit:
+            raise LimitExceeded("repositories per registry", limit)
         repository = await tx.add_repository(account_id, name, now())
-    if repository is None:
-        raise RepositoryAlreadyExists(account_id, name)
+        if repository is None:
+            raise RepositoryAlreadyExists(account_id, name)
+        if new_tags:
+            await tx.set_resource_tags(repository.id, new_tags)
+        if catalog or logo:
+            data = CatalogData(**catalog) if catalog else CatalogData()  # type: ignore[arg-type]
+            if logo and content_type:
+                data = replace(data, logo_digest=digests.of(logo))
+                await tx.add_logo(data.logo_digest or "", content_type, logo)
+            await tx.set_catalog(repository.id, data)
     return repository
 
 
-async def get_repository(core: Core, account_id: str, name: str) -> Repository:
+async def find_repository(core: Core, account_id: str, name: str) -> Repository | None:
     async with core.meta.read() as tx:
-        repository = await tx.get_repository(account_id, name)
+        return await tx.get_repository(account_id, name)
+
+
+async def get_repository(core: Core, account_id: str, name: str) -> Repository:
+    repository = await find_repository(core, account_id, name)
     if repository is None:
         raise RepositoryNotFound(account_id, name)
     return repository

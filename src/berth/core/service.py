@@ -11,6 +11,17 @@ from ..store.metadata import MetadataStore
 
 
 @dataclass(frozen=True)
+class Limits:
+    """ECR Public's quotas, enforced by default (reference §5)."""
+
+    repositories_per_registry: int = 10_000
+    images_per_repository: int = 100_000
+    tags_per_image: int = 1_000
+    resource_tags_per_repository: int = 50
+    parts_per_upload: int = 1_000
+
+
+@dataclass(frozen=True)
 class CoreSettings:
     account_id: str = "123456789012"
     alias: str = "berth"
@@ -19,6 +30,7 @@ class CoreSettings:
     login_ttl: float = 12 * 3600  # GetAuthorizationToken passwords, as AWS
     token_ttl: float = 3600  # /token bearer tokens
     part_size: int = 10 * 1024 * 1024  # InitiateLayerUpload's advertised partSize
+    limits: Limits = field(default_factory=lambda: Limits())
 
     @property
     def public_host(self) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..core import auth
 from ..core.errors import Unauthorized
+from ..core.model import Repository
 from ..core.service import Core
 from .errors import OciError
 
@@ -63,8 +64,13 @@ def principal_from_basic(core: Core, encoded: str) -> auth.Principal:
     return login_principal(core, password)
 
 
-def authorize(
-    core: Core, request: web.Request, name: str | None, action: str | None, owner: str | None
+async def authorize(
+    core: Core,
+    request: web.Request,
+    name: str | None,
+    action: str | None,
+    owner: str | None,
+    repository: Repository | None,
 ) -> auth.Principal | None:
     """Check the request may do `action` on repository `name` (None: the /v2/ base).
 
@@ -85,7 +91,7 @@ def authorize(
                 principal = principal_from_basic(core, value)
             except Unauthorized:
                 raise challenge(core, name, action, "invalid_token") from None
-            return _direct(principal, name, action, owner)
+            return await _direct(core, principal, name, action, owner, repository)
         if name is None or action is None or grant.allows(name, action):
             return grant.principal
         raise challenge(core, name, action, "insufficient_scope")
@@ -94,13 +100,20 @@ def authorize(
             principal = principal_from_basic(core, value)
         except Unauthorized:
             raise challenge(core, name, action, "invalid_token") from None
-        return _direct(principal, name, action, owner)
+        return await _direct(core, principal, name, action, owner, repository)
     raise challenge(core, name, action)
 
 
-def _direct(
-    principal: auth.Principal, name: str | None, action: str | None, owner: str | None
+async def _direct(
+    core: Core,
+    principal: auth.Principal,
+    name: str | None,
+    action: str | None,
+    owner: str | None,
+    repository: Repository | None,
 ) -> auth.Principal:
-    if name is None or action is None or auth.allowed_actions(principal, owner, (action,)):
+    if name is None or action is None:
+        return principal
+    if await auth.permitted_actions(core, principal, owner, repository, (action,)):
         return principal
     raise OciError(403, "DENIED", "requested access to the resource is denied")

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..appkeys import CORE
 from ..core import auth, registries, repositories
-from ..core.errors import BerthError
+from ..core.errors import BerthError, RepositoryNotFound
 from ..core.model import Repository
 from ..core.names import is_repository_name
 from ..core.service import Core
@@ -60,7 +60,7 @@ async def base(request: web.Request) -> web.StreamResponse:
     """GET /v2/: 200 to any authenticated caller, else the challenge."""
     core: Core = request.app[CORE]
     try:
-        access.authorize(core, request, None, None, None)
+        await access.authorize(core, request, None, None, None, None)
     except OciError as err:
         return err.response(request.method == "HEAD")
     return web.Response(
@@ -108,7 +108,11 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         )
     action = access.ACTION_FOR_METHOD[request.method]
     owner = await registries.account_for_alias(core, alias)
-    principal = access.authorize(core, request, name, action, owner)
+    repository = None
+    if owner is not None:
+        repository = await repositories.find_repository(core, owner, repository_name)
+    # Authorize before saying whether the repository exists.
+    principal = await access.authorize(core, request, name, action, owner, repository)
     if owner is None:
         raise OciError(
             404,
@@ -116,7 +120,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
             f"repository name not known to registry: no registry has the alias '{alias}'",
             {"name": name},
         )
-    repository = await repositories.get_repository(core, owner, repository_name)
+    if repository is None:
+        raise RepositoryNotFound(owner, repository_name)
     argument = match.groupdict().get("arg") or ""
     return await handler(Target(core, request, name, repository, argument, principal))
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ..appkeys import CORE
-from ..core import auth, registries
+from ..core import auth, registries, repositories
 from ..core.errors import Unauthorized
 from ..core.service import Core
 from .access import basic_credentials, login_principal
@@ -53,9 +53,12 @@ async def _access(
                 for a in (auth.ACTIONS if "*" in match["actions"] else match["actions"].split(","))
                 if a in auth.ACTIONS
             )
-            alias = name.split("/", 1)[0]
-            owner = await registries.account_for_alias(core, alias) if "/" in name else None
-            actions = auth.allowed_actions(principal, owner, requested)
+            alias, _, repository_name = name.partition("/")
+            owner = await registries.account_for_alias(core, alias) if repository_name else None
+            repository = None
+            if owner is not None:
+                repository = await repositories.find_repository(core, owner, repository_name)
+            actions = await auth.permitted_actions(core, principal, owner, repository, requested)
             granted.append(auth.Access("repository", name, actions))
     return granted
 

@@ -15,7 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ...core.model import Alias, BlobLink, Image, Registry, Repository, TagRecord, Upload
+from ...core.model import (
+    Alias,
+    BlobLink,
+    CatalogData,
+    Image,
+    Registry,
+    Repository,
+    TagRecord,
+    Upload,
+)
 from . import tables as t
 
 _IMAGE_COLUMNS = (
@@ -158,6 +167,13 @@ class Tx:
             query = query.where(t.registries.c.account_id > after)
         return [r.account_id for r in await self.conn.execute(query)]
 
+    async def set_display_name(self, account_id: str, display_name: str | None) -> None:
+        await self.conn.execute(
+            update(t.registries)
+            .where(t.registries.c.account_id == account_id)
+            .values(display_name=display_name)
+        )
+
     # repositories --------------------------------------------------------
     async def get_repository(self, account_id: str, name: str) -> Repository | None:
         row = (
@@ -209,7 +225,110 @@ class Tx:
             delete(t.repository_blobs).where(t.repository_blobs.c.repository_id == repository_id)
         )
         await self.conn.execute(delete(t.uploads).where(t.uploads.c.repository_id == repository_id))
+        await self.conn.execute(
+            delete(t.resource_tags).where(t.resource_tags.c.repository_id == repository_id)
+        )
         await self.conn.execute(delete(t.repositories).where(t.repositories.c.id == repository_id))
+
+    async def count_repositories(self, account_id: str) -> int:
+        result = await self.conn.execute(
+            select(func.count())
+            .select_from(t.repositories)
+            .where(t.repositories.c.account_id == account_id)
+        )
+        return int(result.scalar_one())
+
+    # catalog data, logos, policies, resource tags -------------------------
+    async def get_catalog(self, repository_id: int) -> CatalogData:
+        c = t.repositories.c
+        row = (
+            await self.conn.execute(
+                select(
+                    c.description,
+                    c.about_text,
+                    c.usage_text,
+                    c.architectures,
+                    c.operating_systems,
+                    c.logo_digest,
+                ).where(c.id == repository_id)
+            )
+        ).one()
+        return CatalogData(
+            description=row.description,
+            about_text=row.about_text,
+            usage_text=row.usage_text,
+            architectures=None if row.architectures is None else tuple(row.architectures),
+            operating_systems=None
+            if row.operating_systems is None
+            else tuple(row.operating_systems),
+            logo_digest=row.logo_digest,
+        )
+
+    async def set_catalog(self, repository_id: int, data: CatalogData) -> None:
+        await self.conn.execute(
+            update(t.repositories)
+            .where(t.repositories.c.id == repository_id)
+            .values(
+                description=data.description,
+                about_text=data.about_text,
+                usage_text=data.usage_text,
+                architectures=None if data.architectures is None else list(data.architectures),
+                operating_systems=None
+                if data.operating_systems is None
+                else list(data.operating_systems),
+                logo_digest=data.logo_digest,
+            )
+        )
+
+    async def add_logo(self, digest: str, content_type: str, data: bytes) -> None:
+        await self._insert_ignore(
+            t.logos, {"digest": digest, "content_type": content_type, "data": data}
+        )
+
+    async def get_logo(self, digest: str) -> tuple[str, bytes] | None:
+        row = (
+            await self.conn.execute(
+                select(t.logos.c.content_type, t.logos.c.data).where(t.logos.c.digest == digest)
+            )
+        ).first()
+        return None if row is None else (row.content_type, bytes(row.data))
+
+    async def get_policy(self, repository_id: int) -> str | None:
+        row = (
+            await self.conn.execute(
+                select(t.repositories.c.policy_text).where(t.repositories.c.id == repository_id)
+            )
+        ).one()
+        return row.policy_text  # type: ignore[no-any-return]
+
+    async def set_policy(self, repository_id: int, policy_text: str | None) -> None:
+        await self.conn.execute(
+            update(t.repositories)
+            .where(t.repositories.c.id == repository_id)
+            .values(policy_text=policy_text)
+        )
+
+    async def get_resource_tags(self, repository_id: int) -> list[tuple[str, str]]:
+        rows = await self.conn.execute(
+            select(t.resource_tags.c.key, t.resource_tags.c.value)
+            .where(t.resource_tags.c.repository_id == repository_id)
+            .order_by(t.resource_tags.c.position)
+        )
+        return [(r.key, r.value) for r in rows]
+
+    async def set_resource_tags(self, repository_id: int, tags: list[tuple[str, str]]) -> None:
+        """Replace the repository's tags with `tags`, in that order."""
+        await self.conn.execute(
+            delete(t.resource_tags).where(t.resource_tags.c.repository_id == repository_id)
+        )
+        if tags:
+            await self.conn.execute(
+                t.resource_tags.insert(),
+                [
+                    {"repository_id": repository_id, "key": k, "value": v, "position": i}
+                    for i, (k, v) in enumerate(tags)
+                ],
+            )
 
     async def count_images(self, repository_id: int) -> int:
         result = await self.conn.execute(

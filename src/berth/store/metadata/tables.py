@@ -61,7 +61,40 @@ repositories = Table(
     Column("account_id", String(12), nullable=False),
     Column("name", String(205), nullable=False),
     Column("created_at", Float, nullable=False),
+    # Catalog data, as PutRepositoryCatalogData last set it.
+    Column("description", Text),
+    Column("about_text", Text),
+    Column("usage_text", Text),
+    Column("architectures", JSON),
+    Column("operating_systems", JSON),
+    Column("logo_digest", String(200), ForeignKey("logos.digest")),
+    Column("policy_text", Text),  # the repository policy, verbatim
     UniqueConstraint("account_id", "name", name="uq_repositories_account_name"),
+)
+
+# Repository logos, content-addressed; small (512,000 bytes at most) and served by berth.
+logos = Table(
+    "logos",
+    metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("content_type", String(100), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Resource tags (TagResource) on repositories, in the order they were first set.
+resource_tags = Table(
+    "resource_tags",
+    metadata,
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("repository_id", "key"),
 )
 
 # Content-addressed blobs; one row per digest whatever repositories use it.
