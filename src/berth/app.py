@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import api, gallery, registry
+from .api.sigv4 import load_keys
 from .appkeys import CORE
 from .config import Settings
 from .core import auth, registries
@@ -25,7 +26,12 @@ async def create_app(settings: Settings) -> web.Application:
 
     app = web.Application(client_max_size=api.protocol.MAX_BODY)
     app[CORE] = core
-    api.add_routes(app, core)
+    keys = None
+    if settings.auth == "strict":
+        if settings.credentials is None:
+            raise ValueError("--auth strict needs --credentials FILE")
+        keys = load_keys(settings.credentials)
+    api.add_routes(app, core, keys)
     registry.add_routes(app)
     gallery.add_routes(app)
     app.router.add_route("GET", "/", _home)

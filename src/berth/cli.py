@@ -13,9 +13,7 @@ from .app import create_app
 from .config import Settings
 
 
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "BERTH"}
-)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """berth: a self-hostable container registry that speaks the Amazon ECR Public API."""
 
@@ -29,12 +27,7 @@ def main() -> None:
     help="Address to listen on.",
 )
 @click.option(
-    "--port",
-    default=5000,
-    show_default=True,
-    envvar="BERTH_PORT",
-    type=int,
-    help="Port to listen on.",
+    "--port", default=5000, show_default=True, envvar="BERTH_PORT", type=int, help="Port."
 )
 @click.option(
     "--data",
@@ -64,6 +57,21 @@ def main() -> None:
     envvar="BERTH_ALIAS",
     help="The default account's registry alias (the first path part on /v2).",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["open", "strict"]),
+    default="open",
+    show_default=True,
+    envvar="BERTH_AUTH",
+    help="Control-plane SigV4: open accepts any well-formed signature; strict verifies "
+    "signatures against the keys in --credentials.",
+)
+@click.option(
+    "--credentials",
+    envvar="BERTH_CREDENTIALS",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="TOML file of access keys for --auth strict (see the README).",
+)
 @click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
 def serve(
     host: str,
@@ -72,14 +80,25 @@ def serve(
     public_url: str | None,
     account_id: str,
     alias: str,
+    auth: str,
+    credentials: Path | None,
     log_level: str,
 ) -> None:
     """Serve the ECR Public API, the /v2 registry and the token service."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if auth == "strict" and credentials is None:
+        raise click.UsageError("--auth strict needs --credentials FILE")
     settings = Settings(
-        host=host, port=port, data=data, public_url=public_url, account_id=account_id, alias=alias
+        host=host,
+        port=port,
+        data=data,
+        public_url=public_url,
+        account_id=account_id,
+        alias=alias,
+        auth=auth,
+        credentials=credentials,
     )
     try:
         import uvloop
@@ -92,7 +111,3 @@ def serve(
         f"data in {data.resolve()})",
     )
     web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
-
-
-if __name__ == "__main__":
-    main()

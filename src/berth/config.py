@@ -18,6 +18,8 @@ class Settings:
     alias: str = CoreSettings.alias
     metadata_url: str | None = None
     blobs_url: str | None = None
+    auth: str = "open"  # control-plane SigV4: "open" or "strict"
+    credentials: Path | None = None  # strict mode's access keys (TOML)
 
     @property
     def effective_public_url(self) -> str:

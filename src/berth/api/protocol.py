@@ -53,11 +53,13 @@ def _response(status: int, body: dict[str, Any]) -> web.Response:
 
 
 def make_handler(
-    core: Core, operations: dict[str, Operation]
+    core: Core, operations: dict[str, Operation], keys: dict[str, sigv4.Key] | None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of `POST /`; `keys` turns on strict SigV4 (None: open mode)."""
+
     async def handle(request: web.Request) -> web.Response:
         try:
-            return _response(200, await _dispatch(request, core, operations))
+            return _response(200, await _dispatch(request, core, operations, keys))
         except AwsError as err:
             return _response(err.status, err.body())
         except BerthError as err:
@@ -71,17 +73,23 @@ def make_handler(
 
 
 async def _dispatch(
-    request: web.Request, core: Core, operations: dict[str, Operation]
+    request: web.Request,
+    core: Core,
+    operations: dict[str, Operation],
+    keys: dict[str, sigv4.Key] | None,
 ) -> dict[str, Any]:
     target = request.headers.get("X-Amz-Target", "")
     name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
     if name not in OPERATIONS:
         raise AwsError("UnknownOperationException", f"Unknown operation '{target}'")
     credential = sigv4.parse_credential(request)
-    account_id = sigv4.account_for_key(credential.access_key_id, core.settings.account_id)
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise AwsError("SerializationException", "Request body is too large")
     raw = await request.read()
+    if keys is None:
+        principal = sigv4.open_principal(credential, core.settings.account_id)
+    else:
+        principal = sigv4.verify(request, raw, credential, keys)
     try:
         body = json.loads(raw) if raw.strip() else {}
     except (UnicodeDecodeError, ValueError) as exc:
@@ -96,5 +104,4 @@ async def _dispatch(
             "UnsupportedCommandException",
             f"The {name} operation is not supported by this registry.",
         )
-    call = Call(core, name, params, auth.default_principal(core, account_id), credential.region)
-    return await operation(call)
+    return await operation(Call(core, name, params, principal, credential.region))
