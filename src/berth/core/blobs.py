@@ -36,3 +36,10 @@ async def mount_blob(
             return False
         await tx.link_blob(repository.id, digest, now())
         return True
+
+
+async def unlink_blob(core: Core, repository: Repository, digest: str) -> None:
+    """Take a blob out of a repository; its bytes stay for garbage collection."""
+    async with core.meta.write() as tx:
+        if not await tx.unlink_blob(repository.id, digest):
+            raise BlobNotFound(digest)

@@ -254,3 +254,10 @@ async def delete_tag(core: Core, repository: Repository, tag: str) -> DeleteOutc
             return DeleteOutcome(None, tag, NOT_FOUND)
         await tx.delete_tag(repository.id, tag)
     return DeleteOutcome(image.digest, tag)
+
+
+async def referrers(core: Core, repository: Repository, subject: str) -> list[Image]:
+    """Manifests in the repository whose `subject` is `subject`, in push order."""
+    digests.parse(subject)
+    async with core.meta.read() as tx:
+        return await tx.referrers(repository.id, subject)

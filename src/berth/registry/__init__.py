@@ -2,22 +2,18 @@
 
 from aiohttp import web
 
-from . import blobs as _blobs  # noqa: F401
-from . import manifests as _manifests  # noqa: F401
-from . import tags as _tags  # noqa: F401
-
-# Importing the handler modules registers their routes, most specific first.
-from . import uploads as _uploads  # noqa: F401  (before blobs: /blobs/uploads/…)
-from .routes import base, dispatch
+from . import blobs, manifests, referrers, routes, tags, uploads
 from .tokens import issue
+
+# Most specific first: `/blobs/uploads` must not be read as a blob digest.
+routes.install(uploads.ROUTES + blobs.ROUTES + manifests.ROUTES + referrers.ROUTES + tags.ROUTES)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_route("GET", "/v2/", base)
-    app.router.add_route("HEAD", "/v2/", base)
-    app.router.add_route("GET", "/v2", base)
-    app.router.add_route("*", "/v2/{path:.+}", dispatch)
-    app.router.add_route("GET", "/token", issue)
-    app.router.add_route("POST", "/token", issue)
-    app.router.add_route("GET", "/token/", issue)
-    app.router.add_route("POST", "/token/", issue)
+    app.router.add_route("GET", "/v2/", routes.base)
+    app.router.add_route("HEAD", "/v2/", routes.base)
+    app.router.add_route("GET", "/v2", routes.base)
+    app.router.add_route("*", "/v2/{path:.+}", routes.dispatch)
+    for path in ("/token", "/token/"):
+        app.router.add_route("GET", path, issue)
+        app.router.add_route("POST", path, issue)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..core import blobs, digests
 from .errors import API_VERSION_HEADER
-from .routes import Target, route
+from .routes import Handler, Target
 
 
 def _headers(digest: str, size: int) -> dict[str, str]:
@@ -42,4 +42,12 @@ async def download_blob(target: Target) -> web.StreamResponse:
     return response
 
 
-route(r"blobs/(?P<arg>[^/]+)", {"GET": download_blob, "HEAD": head_blob})
+async def delete_blob(target: Target) -> web.StreamResponse:
+    digests.parse(target.argument)
+    await blobs.unlink_blob(target.core, target.repository, target.argument)
+    return web.Response(status=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
+
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"blobs/(?P<arg>[^/]+)", {"GET": download_blob, "HEAD": head_blob, "DELETE": delete_blob}),
+]

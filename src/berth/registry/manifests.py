@@ -8,7 +8,7 @@ from ..core import digests, images, manifests
 from ..core.errors import ManifestNotFound, ManifestTooLarge
 from ..core.names import check_tag
 from .errors import API_VERSION_HEADER, OciError
-from .routes import Target, route
+from .routes import Handler, Target
 
 # Content types that name no manifest type: let the body's own mediaType decide.
 _UNDECLARED = {"", "application/octet-stream", "application/json", "text/plain"}
@@ -107,7 +107,14 @@ async def delete_manifest(target: Target) -> web.StreamResponse:
     return web.Response(status=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
 
 
-route(
-    r"manifests/(?P<arg>[^/]+)",
-    {"GET": get_manifest, "HEAD": head_manifest, "PUT": put_manifest, "DELETE": delete_manifest},
-)
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (
+        r"manifests/(?P<arg>[^/]+)",
+        {
+            "GET": get_manifest,
+            "HEAD": head_manifest,
+            "PUT": put_manifest,
+            "DELETE": delete_manifest,
+        },
+    ),
+]

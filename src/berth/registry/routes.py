@@ -43,9 +43,10 @@ Handler = Callable[[Target], Awaitable[web.StreamResponse]]
 _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
 
 
-def route(suffix: str, handlers: dict[str, Handler]) -> None:
-    """Register handlers for `/v2/<name>/<suffix>`; `suffix` may capture `arg`."""
-    _ROUTES.append((re.compile(rf"(?P<name>.+?)/{suffix}"), handlers))
+def install(table: list[tuple[str, dict[str, Handler]]]) -> None:
+    """Set the route table: handlers for `/v2/<name>/<suffix>`, first match wins;
+    a suffix may capture `arg`."""
+    _ROUTES[:] = [(re.compile(rf"(?P<name>.+?)/{suffix}"), handlers) for suffix, handlers in table]
 
 
 def _match(path: str) -> tuple[re.Match[str], dict[str, Handler]] | None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..core import images
 from .errors import OciError
-from .routes import Target, json_response, route
+from .routes import Handler, Target, json_response
 
 
 async def list_tags(target: Target) -> web.StreamResponse:
@@ -35,4 +35,6 @@ async def list_tags(target: Target) -> web.StreamResponse:
     return json_response({"name": target.name, "tags": names}, headers)
 
 
-route(r"tags/list", {"GET": list_tags})
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"tags/list", {"GET": list_tags}),
+]

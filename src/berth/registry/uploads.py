@@ -11,7 +11,7 @@ from ..core import blobs, digests, registries, repositories, uploads
 from ..core.errors import RepositoryNotFound, UploadRangeInvalid
 from ..core.model import Repository, Upload
 from .errors import API_VERSION_HEADER, OciError
-from .routes import Target, route
+from .routes import Handler, Target
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?")
 CHUNK = 1024 * 1024
@@ -138,13 +138,15 @@ async def cancel_upload(target: Target) -> web.StreamResponse:
     return web.Response(status=204, headers=API_VERSION_HEADER)
 
 
-route(r"blobs/uploads/?", {"POST": start_upload})
-route(
-    r"blobs/uploads/(?P<arg>[^/]+)",
-    {
-        "PATCH": patch_upload,
-        "PUT": finish_upload,
-        "GET": upload_status,
-        "DELETE": cancel_upload,
-    },
-)
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (r"blobs/uploads/?", {"POST": start_upload}),
+    (
+        r"blobs/uploads/(?P<arg>[^/]+)",
+        {
+            "PATCH": patch_upload,
+            "PUT": finish_upload,
+            "GET": upload_status,
+            "DELETE": cancel_upload,
+        },
+    ),
+]
