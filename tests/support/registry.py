@@ -41,8 +41,8 @@ def _basic(creds: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def _repo_name(server: Any, repo: str) -> str:
-    return f"{server.alias}/{repo}"
+def _repo_name(server: Any, repo: str, alias: str | None = None) -> str:
+    return f"{alias or server.alias}/{repo}"
 
 
 def token_response(
@@ -52,13 +52,15 @@ def token_response(
     creds: str | None = None,
     service: str | None = None,
     realm: str | None = None,
+    alias: str | None = None,
+    scope: str | None = None,
 ) -> requests.Response:
-    """The raw /token answer for `repository:<alias>/<repo>:<actions>`."""
+    """The raw /token answer for `repository:<alias>/<repo>:<actions>` (or `scope`)."""
     return requests.get(
         realm or f"{server.url}/token",
         params={
             "service": service or server.host,
-            "scope": f"repository:{_repo_name(server, repo)}:{actions}",
+            "scope": scope or f"repository:{_repo_name(server, repo, alias)}:{actions}",
         },
         auth=_basic(creds),
         timeout=TIMEOUT,
@@ -92,13 +94,24 @@ class Session:
 
     `creds` ("AWS:<password>") authenticates token requests; None is anonymous. The
     bearer token is cached and refetched on every 401, following the server's challenge.
+    `strict` (default) turns any 5xx answer into an AssertionError: no request a test
+    makes may ever get a server error.
     """
 
     def __init__(
-        self, server: Any, repo: str, creds: str | None = None, actions: str = "pull,push"
+        self,
+        server: Any,
+        repo: str,
+        creds: str | None = None,
+        actions: str = "pull,push",
+        *,
+        alias: str | None = None,
+        strict: bool = True,
     ) -> None:
         self.server = server
         self.repo = repo
+        self.alias = alias
+        self.strict = strict
         self.creds = creds
         self.actions = actions
         self.http = requests.Session()
@@ -107,7 +120,7 @@ class Session:
 
     @property
     def base(self) -> str:
-        return f"{self.server.url}/v2/{_repo_name(self.server, self.repo)}/"
+        return f"{self.server.url}/v2/{_repo_name(self.server, self.repo, self.alias)}/"
 
     def url(self, path: str) -> str:
         """Absolute URL: `path` relative to the repository base, or absolute (`/v2/...`)."""
@@ -128,6 +141,9 @@ class Session:
             self.creds,
             service=params.get("service"),
             realm=params["realm"],
+            alias=self.alias,
+            # Like docker and containerd: ask for the scope the challenge names, if any.
+            scope=params.get("scope"),
         )
         self.token_requests += 1
         if response.status_code != 200:
@@ -147,6 +163,10 @@ class Session:
             self._fetch_token(challenge)
             headers["Authorization"] = f"Bearer {self.bearer}"
             response = self.http.request(method, url, headers=headers, **kwargs)
+        if self.strict and response.status_code >= 500:
+            raise AssertionError(
+                f"{method} {url} answered {response.status_code}: {response.text[:500]}"
+            )
         return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -247,13 +267,9 @@ def push_manifest(
     reference: str | None = None,
     creds: str | None = None,
 ) -> requests.Response:
-    return Session(server, repo, creds or server.creds()).push_manifest(
-        body, media_type, reference
-    )
+    return Session(server, repo, creds or server.creds()).push_manifest(body, media_type, reference)
 
 
 def json_body(response: requests.Response) -> Any:
-    assert response.headers.get("Content-Type", "").startswith("application/json"), (
-        response.headers
-    )
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
     return json.loads(response.content)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..core import blobs, digests
 from .errors import API_VERSION_HEADER
-from .routes import Handler, Target
+from .routes import Route, Target
 
 
 def _headers(digest: str, size: int) -> dict[str, str]:
@@ -48,6 +48,8 @@ async def delete_blob(target: Target) -> web.StreamResponse:
     return web.Response(status=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
 
 
-ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    (r"blobs/(?P<arg>[^/]+)", {"GET": download_blob, "HEAD": head_blob, "DELETE": delete_blob}),
+ROUTES = [
+    Route(
+        r"blobs/(?P<arg>[^/]+)", {"GET": download_blob, "HEAD": head_blob, "DELETE": delete_blob}
+    ),
 ]

@@ -8,7 +8,7 @@ from ..core import digests, images, manifests
 from ..core.errors import ManifestNotFound, ManifestTooLarge
 from ..core.names import check_tag
 from .errors import API_VERSION_HEADER, OciError
-from .routes import Handler, Target
+from .routes import Route, Target
 
 # Content types that name no manifest type: let the body's own mediaType decide.
 _UNDECLARED = {"", "application/octet-stream", "application/json", "text/plain"}
@@ -90,11 +90,13 @@ async def delete_manifest(target: Target) -> web.StreamResponse:
     """By digest: the image and every tag on it. By tag: only the tag."""
     by_digest = _check_reference(target.argument)
     if by_digest:
-        [outcome] = await images.delete_images(
+        # One outcome per tag removed; a failure comes alone.
+        outcome, *_ = await images.delete_images(
             target.core, target.repository, [(target.argument, None)]
         )
     else:
         outcome = await images.delete_tag(target.core, target.repository, target.argument)
+
     if outcome.failure == images.NOT_FOUND:
         raise ManifestNotFound(target.argument)
     if outcome.failure == images.REFERENCED_BY_INDEX:
@@ -107,8 +109,8 @@ async def delete_manifest(target: Target) -> web.StreamResponse:
     return web.Response(status=202, headers={**API_VERSION_HEADER, "Content-Length": "0"})
 
 
-ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    (
+ROUTES = [
+    Route(
         r"manifests/(?P<arg>[^/]+)",
         {
             "GET": get_manifest,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ..core import images, manifests
 from .errors import API_VERSION_HEADER
-from .routes import Handler, Target
+from .routes import Route, Target
 
 
 async def list_referrers(target: Target) -> web.StreamResponse:
@@ -37,6 +37,6 @@ async def list_referrers(target: Target) -> web.StreamResponse:
     return web.Response(body=json.dumps(body).encode(), headers=headers)
 
 
-ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    (r"referrers/(?P<arg>[^/]+)", {"GET": list_referrers}),
+ROUTES = [
+    Route(r"referrers/(?P<arg>[^/]+)", {"GET": list_referrers}),
 ]

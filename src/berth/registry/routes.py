@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -40,20 +40,30 @@ class Target:
 
 Handler = Callable[[Target], Awaitable[web.StreamResponse]]
 
-_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+
+@dataclass(frozen=True)
+class Route:
+    """Handlers for `/v2/<name>/<suffix>` by method; `suffix` may capture `arg`.
+    `actions` overrides the access action a method otherwise needs."""
+
+    suffix: str
+    handlers: dict[str, Handler]
+    actions: dict[str, str] = field(default_factory=dict)
 
 
-def install(table: list[tuple[str, dict[str, Handler]]]) -> None:
-    """Set the route table: handlers for `/v2/<name>/<suffix>`, first match wins;
-    a suffix may capture `arg`."""
-    _ROUTES[:] = [(re.compile(rf"(?P<name>.+?)/{suffix}"), handlers) for suffix, handlers in table]
+_ROUTES: list[tuple[re.Pattern[str], Route]] = []
 
 
-def _match(path: str) -> tuple[re.Match[str], dict[str, Handler]] | None:
-    for pattern, handlers in _ROUTES:
+def install(table: list[Route]) -> None:
+    """Set the route table; the first route whose pattern matches wins."""
+    _ROUTES[:] = [(re.compile(rf"(?P<name>.+?)/{r.suffix}"), r) for r in table]
+
+
+def _match(path: str) -> tuple[re.Match[str], Route] | None:
+    for pattern, candidate in _ROUTES:
         match = pattern.fullmatch(path)
         if match is not None:
-            return match, handlers
+            return match, candidate
     return None
 
 
@@ -89,7 +99,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     found = _match(path)
     if found is None:
         raise OciError(404, "NOT_FOUND", "no such endpoint", {"path": request.path})
-    match, handlers = found
+    match, matched = found
+    handlers, actions = matched.handlers, matched.actions
     handler = handlers.get(request.method)
     if handler is None:
         raise OciError(
@@ -107,7 +118,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
             f"invalid repository name {name!r}: expected <registry alias>/<repository name>",
             {"name": name},
         )
-    action = access.ACTION_FOR_METHOD[request.method]
+    action = actions.get(request.method) or access.ACTION_FOR_METHOD[request.method]
+
     owner = await registries.account_for_alias(core, alias)
     repository = None
     if owner is not None:

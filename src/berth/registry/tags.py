@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..core import images
 from .errors import OciError
-from .routes import Handler, Target, json_response
+from .routes import Route, Target, json_response
 
 
 async def list_tags(target: Target) -> web.StreamResponse:
@@ -35,6 +35,6 @@ async def list_tags(target: Target) -> web.StreamResponse:
     return json_response({"name": target.name, "tags": names}, headers)
 
 
-ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    (r"tags/list", {"GET": list_tags}),
+ROUTES = [
+    Route(r"tags/list", {"GET": list_tags}),
 ]

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..core import blobs, digests, registries, repositories, uploads
+from ..core import auth, blobs, digests, registries, repositories, uploads
 from ..core.errors import RepositoryNotFound, UploadRangeInvalid
 from ..core.model import Repository, Upload
 from .errors import API_VERSION_HEADER, OciError
-from .routes import Handler, Target
+from .routes import Route, Target
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?")
 CHUNK = 1024 * 1024
@@ -138,9 +138,9 @@ async def cancel_upload(target: Target) -> web.StreamResponse:
     return web.Response(status=204, headers=API_VERSION_HEADER)
 
 
-ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    (r"blobs/uploads/?", {"POST": start_upload}),
-    (
+ROUTES = [
+    Route(r"blobs/uploads/?", {"POST": start_upload}),
+    Route(
         r"blobs/uploads/(?P<arg>[^/]+)",
         {
             "PATCH": patch_upload,
@@ -148,5 +148,7 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
             "GET": upload_status,
             "DELETE": cancel_upload,
         },
+        # Cancelling is part of a push, not a delete of stored content.
+        actions={"DELETE": auth.PUSH},
     ),
 ]
