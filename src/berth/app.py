@@ -14,7 +14,15 @@ from .store.blobs import open_blobs
 from .store.metadata import open_metadata
 
 
+async def prepare(settings: Settings) -> None:
+    """Create what every process needs before any serves: the schema, the signing
+    key and the default registry. Run once before starting several workers."""
+    app = await create_app(settings)
+    await app.cleanup()
+
+
 async def create_app(settings: Settings) -> web.Application:
+
     settings.data.mkdir(parents=True, exist_ok=True)
     meta = open_metadata(settings.effective_metadata_url)
     await meta.create_schema()

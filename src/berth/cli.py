@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import signal
 from pathlib import Path
 
 import click
 from aiohttp import web
 
-from .app import create_app
+from .app import create_app, prepare
 from .config import Settings
 
 
@@ -72,6 +74,14 @@ def main() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="TOML file of access keys for --auth strict (see the README).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    envvar="BERTH_WORKERS",
+    type=click.IntRange(min=1),
+    help="Worker processes sharing the port (SO_REUSEPORT); match the cores.",
+)
 @click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
 def serve(
     host: str,
@@ -82,12 +92,11 @@ def serve(
     alias: str,
     auth: str,
     credentials: Path | None,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve the ECR Public API, the /v2 registry and the token service."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _logging(log_level)
     if auth == "strict" and credentials is None:
         raise click.UsageError("--auth strict needs --credentials FILE")
     settings = Settings(
@@ -100,14 +109,53 @@ def serve(
         auth=auth,
         credentials=credentials,
     )
+    click.echo(
+        f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
+        f"data in {data.resolve()}, {workers} worker{'s' if workers > 1 else ''})",
+    )
+    if workers == 1:
+        _run(settings, False, log_level)
+        return
+    asyncio.run(prepare(settings))
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_run, args=(settings, True, log_level), name=f"berth-worker-{i}")
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
+    """Serve in this process until SIGINT/SIGTERM."""
+    _logging(log_level)
     try:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    click.echo(
-        f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
-        f"data in {data.resolve()})",
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        print=None,
+        access_log=None,
     )
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
