@@ -25,7 +25,7 @@ async def create_app(settings: Settings) -> web.Application:
 
     settings.data.mkdir(parents=True, exist_ok=True)
     meta = open_metadata(settings.effective_metadata_url)
-    await meta.create_schema()
+    await meta.ensure_schema()
     core = Core(
         meta=meta, blobs=open_blobs(settings.effective_blobs_url), settings=settings.core_settings()
     )

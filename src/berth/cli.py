@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,11 +14,42 @@ from aiohttp import web
 
 from .app import create_app, prepare
 from .config import Settings
+from .store.metadata import open_metadata
+from .store.metadata.schema import SchemaOutOfDate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """berth: a self-hostable container registry that speaks the Amazon ECR Public API."""
+
+
+def storage_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--data, --metadata, --blobs: where berth keeps what it stores."""
+    for option in reversed(
+        [
+            click.option(
+                "--data",
+                default="berth-data",
+                show_default=True,
+                envvar="BERTH_DATA",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Folder for the SQLite database and the blobs (the embedded default).",
+            ),
+            click.option(
+                "--metadata",
+                envvar="BERTH_METADATA",
+                help="Metadata database URL: sqlite:///PATH or postgresql://USER@HOST/DB "
+                "[default: sqlite in --data]",
+            ),
+            click.option(
+                "--blobs",
+                envvar="BERTH_BLOBS",
+                help="Blob store URL: file:///PATH or s3://BUCKET/PREFIX [default: --data]",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 @main.command()
@@ -31,14 +63,7 @@ def main() -> None:
 @click.option(
     "--port", default=5000, show_default=True, envvar="BERTH_PORT", type=int, help="Port."
 )
-@click.option(
-    "--data",
-    default="berth-data",
-    show_default=True,
-    envvar="BERTH_DATA",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the SQLite database and the blobs.",
-)
+@storage_options
 @click.option(
     "--public-url",
     envvar="BERTH_PUBLIC_URL",
@@ -87,6 +112,8 @@ def serve(
     host: str,
     port: int,
     data: Path,
+    metadata: str | None,
+    blobs: str | None,
     public_url: str | None,
     account_id: str,
     alias: str,
@@ -103,20 +130,26 @@ def serve(
         host=host,
         port=port,
         data=data,
+        metadata_url=metadata,
+        blobs_url=blobs,
         public_url=public_url,
         account_id=account_id,
         alias=alias,
         auth=auth,
         credentials=credentials,
     )
+    try:
+        asyncio.run(prepare(settings))
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
-        f"data in {data.resolve()}, {workers} worker{'s' if workers > 1 else ''})",
+        f"metadata {settings.effective_metadata_url}, blobs {settings.effective_blobs_url}, "
+        f"{workers} worker{'s' if workers > 1 else ''})",
     )
     if workers == 1:
         _run(settings, False, log_level)
         return
-    asyncio.run(prepare(settings))
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_run, args=(settings, True, log_level), name=f"berth-worker-{i}")
@@ -140,6 +173,8 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
 
 
 def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
@@ -159,3 +194,28 @@ def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
         print=None,
         access_log=None,
     )
+
+
+@main.group()
+def db() -> None:
+    """Manage the metadata database."""
+
+
+@db.command()
+@storage_options
+def upgrade(data: Path, metadata: str | None, blobs: str | None) -> None:
+    """Bring the metadata database to the schema this berth needs."""
+    del blobs
+    url = Settings(data=data, metadata_url=metadata).effective_metadata_url
+    if url.startswith("sqlite"):
+        data.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> tuple[str | None, str]:
+        store = open_metadata(url)
+        try:
+            return await store.upgrade_schema()
+        finally:
+            await store.close()
+
+    before, after = asyncio.run(run())
+    click.echo(f"schema at {after}" + (f" (was {before})" if before != after else " (no change)"))

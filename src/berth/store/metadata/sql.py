@@ -25,6 +25,7 @@ from ...core.model import (
     TagRecord,
     Upload,
 )
+from . import schema
 from . import tables as t
 
 _IMAGE_COLUMNS = (
@@ -692,9 +693,17 @@ class MetadataStore:
             async with conn.begin():
                 yield Tx(conn)
 
-    async def create_schema(self) -> None:
+    async def ensure_schema(self) -> None:
+        """Create the schema in an empty database; refuse an out-of-date one."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(t.metadata.create_all)
+            await conn.run_sync(schema.ensure_current)
+
+    async def upgrade_schema(self) -> tuple[str | None, str]:
+        """Apply every pending migration; returns (revision before, revision now)."""
+        async with self.engine.begin() as conn:
+            before = await conn.run_sync(schema.current_revision)
+            await conn.run_sync(schema.upgrade)
+        return before, schema.head_revision()
 
     async def close(self) -> None:
         await self.engine.dispose()

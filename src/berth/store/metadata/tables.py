@@ -69,6 +69,7 @@ repositories = Table(
     Column("operating_systems", JSON),
     Column("logo_digest", String(200), ForeignKey("logos.digest")),
     Column("policy_text", Text),  # the repository policy, verbatim
+    Column("pushed_at", Float),  # when an image was last pushed (the gallery sorts by it)
     UniqueConstraint("account_id", "name", name="uq_repositories_account_name"),
 )
 
@@ -115,7 +116,9 @@ repository_blobs = Table(
     Column("media_type", String(255)),
     Column("created_at", Float, nullable=False),
     PrimaryKeyConstraint("repository_id", "digest"),
+    Index("ix_repository_blobs_digest", "digest"),
 )
+
 
 # An image: manifest bytes kept exactly, in the same transaction as its tags.
 manifests = Table(
