@@ -13,6 +13,8 @@ from .errors import (
     BlobsNotFound,
     DigestMismatch,
     ImageAlreadyExists,
+    LimitExceeded,
+
     ManifestNotFound,
     ManifestsNotFound,
 )
@@ -53,7 +55,10 @@ async def put_image(
         manifest.digest = digest
     async with core.meta.write() as tx:
         existing = await tx.get_image(repository.id, manifest.digest)
+        limits = core.settings.limits
         if existing is None:
+            if await tx.count_images(repository.id) >= limits.images_per_repository:
+                raise LimitExceeded("images per repository", limits.images_per_repository)
             required = [d.digest for d in manifest.required_blobs]
             found = await tx.get_linked_blobs(repository.id, required)
             missing = [d for d in dict.fromkeys(required) if d not in found]
@@ -105,17 +110,27 @@ async def put_image(
                 now=stamp,
                 references=references,
             )
-            assert manifest_id is not None  # the write lock is held: nobody raced us
-            if manifest.kind == manifests.IMAGE:
+            created = manifest_id is not None
+            if manifest_id is None:
+                # Another replica stored the same bytes a moment ago (PostgreSQL
+                # does not serialise writers as SQLite's write lock does).
+                raced = await tx.get_image(repository.id, manifest.digest)
+                assert raced is not None
+                manifest_id = raced.id
+            elif manifest.kind == manifests.IMAGE:
                 await tx.set_blob_media_types(
                     repository.id, {d.digest: d.media_type for d in manifest.blobs}
                 )
-            created = True
+            await tx.touch_repository(repository.id, stamp)
+
         else:
             manifest_id = existing.id
             created = False
         tag_changed = False
         if tag is not None:
+            if existing is not None and tag not in existing.tags:
+                if len(existing.tags) >= limits.tags_per_image:
+                    raise LimitExceeded("tags per image", limits.tags_per_image)
             outcome = await tx.set_tag(repository.id, tag, manifest_id, now())
             if outcome == "unchanged" and refuse_duplicate:
                 raise ImageAlreadyExists(manifest.digest, tag)

@@ -231,7 +231,15 @@ class Tx:
         )
         await self.conn.execute(delete(t.repositories).where(t.repositories.c.id == repository_id))
 
+    async def touch_repository(self, repository_id: int, pushed_at: float) -> None:
+        await self.conn.execute(
+            update(t.repositories)
+            .where(t.repositories.c.id == repository_id)
+            .values(pushed_at=pushed_at)
+        )
+
     async def count_repositories(self, account_id: str) -> int:
+
         result = await self.conn.execute(
             select(func.count())
             .select_from(t.repositories)
