@@ -176,7 +176,6 @@ def _logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-
 def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
     """Serve in this process until SIGINT/SIGTERM."""
     _logging(log_level)

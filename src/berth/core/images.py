@@ -14,7 +14,6 @@ from .errors import (
     DigestMismatch,
     ImageAlreadyExists,
     LimitExceeded,
-
     ManifestNotFound,
     ManifestsNotFound,
 )
