@@ -6,14 +6,17 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 from aiohttp import web
 
-from .app import create_app, prepare
+from .app import close_core, create_app, open_core, prepare
 from .config import Settings
+from .core import fsck as fsck_check
+from .core import gc
 from .store.metadata import open_metadata
 from .store.metadata.schema import SchemaOutOfDate
 
@@ -50,6 +53,26 @@ def storage_options(command: Callable[..., None]) -> Callable[..., None]:
     ):
         command = option(command)
     return command
+
+
+def grace_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--gc-grace and --upload-max-age: what garbage collection leaves alone."""
+    command = click.option(
+        "--upload-max-age",
+        default=86400.0,
+        show_default=True,
+        envvar="BERTH_UPLOAD_MAX_AGE",
+        type=click.FloatRange(min=0),
+        help="Seconds an idle upload session is kept before it is purged.",
+    )(command)
+    return click.option(
+        "--gc-grace",
+        default=3600.0,
+        show_default=True,
+        envvar="BERTH_GC_GRACE",
+        type=click.FloatRange(min=0),
+        help="Seconds during which a new blob or link is never collected.",
+    )(command)
 
 
 @main.command()
@@ -107,6 +130,15 @@ def storage_options(command: Callable[..., None]) -> Callable[..., None]:
     type=click.IntRange(min=1),
     help="Worker processes sharing the port (SO_REUSEPORT); match the cores.",
 )
+@click.option(
+    "--gc-interval",
+    default=3600.0,
+    show_default=True,
+    envvar="BERTH_GC_INTERVAL",
+    type=click.FloatRange(min=0),
+    help="Seconds between online garbage collections (0: off).",
+)
+@grace_options
 @click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
 def serve(
     host: str,
@@ -120,6 +152,9 @@ def serve(
     auth: str,
     credentials: Path | None,
     workers: int,
+    gc_interval: float,
+    gc_grace: float,
+    upload_max_age: float,
     log_level: str,
 ) -> None:
     """Serve the ECR Public API, the /v2 registry and the token service."""
@@ -137,6 +172,9 @@ def serve(
         alias=alias,
         auth=auth,
         credentials=credentials,
+        gc_interval=gc_interval,
+        gc_grace=gc_grace,
+        upload_max_age=upload_max_age,
     )
     try:
         asyncio.run(prepare(settings))
@@ -218,3 +256,78 @@ def upgrade(data: Path, metadata: str | None, blobs: str | None) -> None:
 
     before, after = asyncio.run(run())
     click.echo(f"schema at {after}" + (f" (was {before})" if before != after else " (no change)"))
+
+
+def _storage_settings(data: Path, metadata: str | None, blobs: str | None) -> Settings:
+    return Settings(data=data, metadata_url=metadata, blobs_url=blobs)
+
+
+@main.command("gc")
+@storage_options
+@grace_options
+@click.option("--dry-run", is_flag=True, help="Report what would be freed; change nothing.")
+def collect_garbage(
+    data: Path,
+    metadata: str | None,
+    blobs: str | None,
+    gc_grace: float,
+    upload_max_age: float,
+    dry_run: bool,
+) -> None:
+    """Delete blobs and links nothing references, and stale upload sessions."""
+
+    async def run() -> gc.Report:
+        core = await open_core(_storage_settings(data, metadata, blobs))
+        try:
+            with click.progressbar(
+                length=0, label="collecting", show_pos=True, file=sys.stderr
+            ) as bar:
+
+                def progress(_stage: str, count: int) -> None:
+                    bar.length = (bar.length or 0) + count
+                    bar.update(count)
+
+                return await gc.collect(
+                    core,
+                    grace=gc_grace,
+                    upload_max_age=upload_max_age,
+                    dry_run=dry_run,
+                    progress=progress,
+                )
+        finally:
+            await close_core(core)
+
+    report = asyncio.run(run())
+    verb = "would free" if dry_run else "freed"
+    click.echo(
+        f"{verb} {report.blobs_deleted} blobs ({_size(report.bytes_freed)}), "
+        f"{report.links_removed} repository links, {report.uploads_purged} stale uploads"
+    )
+
+
+@main.command()
+@storage_options
+def fsck(data: Path, metadata: str | None, blobs: str | None) -> None:
+    """Report mismatches between the metadata and the blob store (exit 1 if any)."""
+
+    async def run() -> tuple[int, list[fsck_check.Problem]]:
+        core = await open_core(_storage_settings(data, metadata, blobs))
+        try:
+            return await fsck_check.check(core)
+        finally:
+            await close_core(core)
+
+    checked, problems = asyncio.run(run())
+    for problem in problems:
+        click.echo(f"{problem.kind}\t{problem.digest}\t{problem.detail}")
+    click.echo(f"checked {checked} blobs: {len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"

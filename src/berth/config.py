@@ -18,6 +18,9 @@ class Settings:
     alias: str = CoreSettings.alias
     metadata_url: str | None = None
     blobs_url: str | None = None
+    gc_interval: float = 3600.0  # seconds between background collections; 0 turns them off
+    gc_grace: float = 3600.0  # nothing younger than this is ever collected
+    upload_max_age: float = 24 * 3600.0  # idle upload sessions older than this are purged
     auth: str = "open"  # control-plane SigV4: "open" or "strict"
     credentials: Path | None = None  # strict mode's access keys (TOML)
 

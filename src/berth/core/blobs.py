@@ -29,10 +29,9 @@ async def mount_blob(
     async with core.meta.write() as tx:
         if await tx.get_linked_blobs(repository.id, [digest]):
             return True
-        if source is not None:
-            if not await tx.get_linked_blobs(source.id, [digest]):
-                return False
-        elif await tx.get_blob_size(digest) is None:
+        if await tx.lock_blob(digest) is None:  # held against GC until linked
+            return False
+        if source is not None and not await tx.get_linked_blobs(source.id, [digest]):
             return False
         await tx.link_blob(repository.id, digest, now())
         return True

@@ -59,7 +59,7 @@ async def put_image(
             if await tx.count_images(repository.id) >= limits.images_per_repository:
                 raise LimitExceeded("images per repository", limits.images_per_repository)
             required = [d.digest for d in manifest.required_blobs]
-            found = await tx.get_linked_blobs(repository.id, required)
+            found = await tx.get_linked_blobs(repository.id, required, hold=True)
             missing = [d for d in dict.fromkeys(required) if d not in found]
             if missing:
                 raise BlobsNotFound(missing)

@@ -176,9 +176,13 @@ async def complete(
             async with core.meta.read() as tx:
                 if await tx.get_linked_blobs(repository.id, [matched]):
                     raise BlobAlreadyExists(matched)
-        await core.blobs.commit(upload_id, matched)
         async with core.meta.write() as tx:
+            # Under the blob's row lock, so garbage collection can never delete
+            # these bytes between their arrival and the link that keeps them.
             await tx.add_blob(matched, upload.size, now())
+            await tx.lock_blob(matched)
+            await tx.touch_blob(matched, now())
+            await core.blobs.commit(upload_id, matched)
             await tx.link_blob(repository.id, matched, now())
             await tx.delete_upload(upload_id)
         core.hashers.pop(upload_id, None)

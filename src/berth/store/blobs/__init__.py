@@ -38,6 +38,10 @@ class BlobStore(Protocol):
 
     async def delete(self, digest: str) -> None: ...
 
+    def list_blobs(self) -> AsyncIterator[tuple[str, int]]:
+        """Every stored blob as (digest, size), for fsck and orphan sweeps."""
+        ...
+
 
 def open_blobs(url: str) -> BlobStore:
     """Open the store named by a URL: file:///path (s3:// comes with the S3 backend)."""

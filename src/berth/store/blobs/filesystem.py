@@ -43,6 +43,9 @@ class FilesystemBlobStore:
                     written = os.write(fd, view)
                     view = view[written:]
                 size += len(chunk)
+            # Durable before anyone is told the bytes arrived; the commit's own
+            # fsync then has nothing left to flush.
+            await asyncio.to_thread(os.fsync, fd)
             return size
         finally:
             os.close(fd)
@@ -91,6 +94,11 @@ class FilesystemBlobStore:
 
     async def delete(self, digest: str) -> None:
         self._blob_path(digest).unlink(missing_ok=True)
+
+    async def list_blobs(self) -> AsyncIterator[tuple[str, int]]:
+        for algorithm in sorted(p for p in self.blobs.iterdir() if p.is_dir()):
+            for path in sorted(algorithm.glob("*/*")):
+                yield f"{algorithm.name}:{path.name}", path.stat().st_size
 
 
 def _durable_rename(source: Path, target: Path) -> None:

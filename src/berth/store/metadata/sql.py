@@ -112,6 +112,21 @@ class Tx:
         assert stored is not None
         return stored
 
+    async def take_lease(self, name: str, now: float, ttl: float) -> bool:
+        """Hold the named lease until now + ttl unless someone holds it now."""
+        await self._insert_ignore(t.settings, {"name": name, "value": "0"})
+        row = (
+            await self.conn.execute(
+                select(t.settings.c.value).where(t.settings.c.name == name).with_for_update()
+            )
+        ).one()
+        if float(row.value) > now:
+            return False
+        await self.conn.execute(
+            update(t.settings).where(t.settings.c.name == name).values(value=repr(now + ttl))
+        )
+        return True
+
     # registries and aliases ----------------------------------------------
     async def get_registry(self, account_id: str) -> Registry | None:
         row = (
@@ -375,12 +390,15 @@ class Tx:
             )
 
     async def get_linked_blobs(
-        self, repository_id: int, digests: Iterable[str]
+        self, repository_id: int, digests: Iterable[str], *, hold: bool = False
     ) -> dict[str, BlobLink]:
+        """The blobs among `digests` linked into the repository. `hold` keeps the
+        links from being collected until this transaction ends (FOR SHARE on
+        PostgreSQL; SQLite's write lock already serialises)."""
         wanted = list(dict.fromkeys(digests))
         if not wanted:
             return {}
-        rows = await self.conn.execute(
+        query = (
             select(t.repository_blobs.c.digest, t.repository_blobs.c.media_type, t.blobs.c.size)
             .join(t.blobs, t.blobs.c.digest == t.repository_blobs.c.digest)
             .where(
@@ -388,7 +406,118 @@ class Tx:
                 t.repository_blobs.c.digest.in_(wanted),
             )
         )
+        if hold:
+            query = query.with_for_update(read=True)
+        rows = await self.conn.execute(query)
         return {r.digest: BlobLink(r.digest, int(r.size), r.media_type) for r in rows}
+
+    # garbage collection ----------------------------------------------------
+    # Candidates are found without locks; each is then locked and checked
+    # again in a fresh statement before anything is deleted, so a push that
+    # starts using a blob in between always wins.
+    async def lock_blob(self, digest: str) -> float | None:
+        """Lock a blob row for this transaction; its created_at, or None if absent."""
+        row = (
+            await self.conn.execute(
+                select(t.blobs.c.created_at).where(t.blobs.c.digest == digest).with_for_update()
+            )
+        ).first()
+        return None if row is None else float(row.created_at)
+
+    async def touch_blob(self, digest: str, now: float) -> None:
+        await self.conn.execute(
+            update(t.blobs).where(t.blobs.c.digest == digest).values(created_at=now)
+        )
+
+    async def stale_links(self, cutoff: float, limit: int) -> list[tuple[int, str]]:
+        """Links older than `cutoff` that no manifest of their repository references."""
+        rb, mr, m = t.repository_blobs, t.manifest_references, t.manifests
+        referenced = (
+            select(mr.c.digest)
+            .join(m, m.c.id == mr.c.manifest_id)
+            .where(m.c.repository_id == rb.c.repository_id, mr.c.digest == rb.c.digest)
+            .exists()
+        )
+        rows = await self.conn.execute(
+            select(rb.c.repository_id, rb.c.digest)
+            .where(rb.c.created_at < cutoff, ~referenced)
+            .limit(limit)
+        )
+        return [(r.repository_id, r.digest) for r in rows]
+
+    async def lock_link(self, repository_id: int, digest: str) -> float | None:
+        rb = t.repository_blobs
+        row = (
+            await self.conn.execute(
+                select(rb.c.created_at)
+                .where(rb.c.repository_id == repository_id, rb.c.digest == digest)
+                .with_for_update()
+            )
+        ).first()
+        return None if row is None else float(row.created_at)
+
+    async def link_referenced(self, repository_id: int, digest: str) -> bool:
+        mr, m = t.manifest_references, t.manifests
+        row = (
+            await self.conn.execute(
+                select(mr.c.digest)
+                .join(m, m.c.id == mr.c.manifest_id)
+                .where(m.c.repository_id == repository_id, mr.c.digest == digest)
+                .limit(1)
+            )
+        ).first()
+        return row is not None
+
+    async def unlinked_blobs(self, cutoff: float, limit: int) -> list[tuple[str, int]]:
+        """(digest, size) of blobs older than `cutoff` that no repository links."""
+        linked = select(t.repository_blobs.c.digest).where(
+            t.repository_blobs.c.digest == t.blobs.c.digest
+        )
+        rows = await self.conn.execute(
+            select(t.blobs.c.digest, t.blobs.c.size)
+            .where(t.blobs.c.created_at < cutoff, ~linked.exists())
+            .limit(limit)
+        )
+        return [(r.digest, int(r.size)) for r in rows]
+
+    async def blob_linked_anywhere(self, digest: str) -> bool:
+        row = (
+            await self.conn.execute(
+                select(t.repository_blobs.c.digest)
+                .where(t.repository_blobs.c.digest == digest)
+                .limit(1)
+            )
+        ).first()
+        return row is not None
+
+    async def count_links(self, digest: str) -> int:
+        result = await self.conn.execute(
+            select(func.count())
+            .select_from(t.repository_blobs)
+            .where(t.repository_blobs.c.digest == digest)
+        )
+        return int(result.scalar_one())
+
+    async def blob_created_at(self, digest: str) -> float | None:
+        row = (
+            await self.conn.execute(select(t.blobs.c.created_at).where(t.blobs.c.digest == digest))
+        ).first()
+        return None if row is None else float(row.created_at)
+
+    async def delete_blob(self, digest: str) -> None:
+        await self.conn.execute(delete(t.blobs).where(t.blobs.c.digest == digest))
+
+    async def stale_uploads(self, cutoff: float, limit: int) -> list[str]:
+        rows = await self.conn.execute(
+            select(t.uploads.c.id).where(t.uploads.c.updated_at < cutoff).limit(limit)
+        )
+        return [r.id for r in rows]
+
+    async def all_blobs(self, after: str | None, limit: int) -> list[tuple[str, int]]:
+        query = select(t.blobs.c.digest, t.blobs.c.size).order_by(t.blobs.c.digest).limit(limit)
+        if after is not None:
+            query = query.where(t.blobs.c.digest > after)
+        return [(r.digest, int(r.size)) for r in await self.conn.execute(query)]
 
     async def unlink_blob(self, repository_id: int, digest: str) -> bool:
         result = await self.conn.execute(
