@@ -6,6 +6,7 @@ blob with InitiateLayerUpload / UploadLayerPart / CompleteLayerUpload, then PutI
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import requests
@@ -32,23 +33,21 @@ def upload_blob(
 ) -> str:
     """Upload `data` as a layer in parts of `part_size`; return the digest the server reports.
 
-    A blob of zero bytes is sent as one empty part (ECR refuses an upload with no parts).
+    `data` must not be empty: ECR refuses an upload without parts (EmptyUploadException).
     """
     extra = {"registryId": registry_id} if registry_id else {}
     upload_id = ecr.initiate_layer_upload(repositoryName=repository, **extra)["uploadId"]
-    offsets = range(0, len(data), part_size) if data else [0]
-    for first in offsets:
+    for first in range(0, len(data), part_size):
         chunk = data[first : first + part_size]
         answer = ecr.upload_layer_part(
             repositoryName=repository,
             uploadId=upload_id,
             partFirstByte=first,
-            partLastByte=first + len(chunk) - 1 if chunk else 0,
+            partLastByte=first + len(chunk) - 1,
             layerPartBlob=chunk,
             **extra,
         )
-        if chunk:
-            assert answer["lastByteReceived"] == first + len(chunk) - 1
+        assert answer["lastByteReceived"] == first + len(chunk) - 1
     digest = images.sha256_digest(data)
     done = ecr.complete_layer_upload(
         repositoryName=repository, uploadId=upload_id, layerDigests=[digest], **extra
@@ -62,9 +61,7 @@ def upload_blobs(ecr: Any, repository: str, blobs: list[images.Blob]) -> None:
     unique = {blob.digest: blob for blob in blobs}
     if not unique:
         return
-    found = ecr.batch_check_layer_availability(
-        repositoryName=repository, layerDigests=list(unique)
-    )
+    found = ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=list(unique))
     present = {layer["layerDigest"] for layer in found.get("layers", [])}
     for digest, blob in unique.items():
         if digest not in present:
@@ -116,15 +113,34 @@ def push_image_via_api(
     )
 
 
-def pull_token(server: Any, repository: str, actions: str = "pull") -> str:
-    """An anonymous bearer token from the token service for `<alias>/<repository>`."""
+def new_account_key() -> str:
+    """A fresh 12-digit access key id: berth maps such a caller to that account, so a
+    test gets a registry of its own on the shared server."""
+    while True:
+        key = str(secrets.randbelow(9 * 10**11) + 10**11)
+        if key != "123456789012":
+            return key
+
+
+def pull_token(
+    server: Any, repository: str, actions: str = "pull", password: str | None = None
+) -> str:
+    """A bearer token from the token service for `<alias>/<repository>`: anonymous, or for
+    the login `password` (from GetAuthorizationToken) when given."""
     response = requests.get(
         f"{server.url}/token",
         params={"scope": f"repository:{server.alias}/{repository}:{actions}", "service": "berth"},
+        auth=("AWS", password) if password is not None else None,
         timeout=10,
     )
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
+
+
+def push_headers(server: Any, repository: str) -> dict[str, str]:
+    """Authorization for pushing to `<alias>/<repository>` over /v2 as the default account."""
+    token = pull_token(server, repository, "pull,push", password=server.password())
+    return {"Authorization": f"Bearer {token}"}
 
 
 def pull_headers(server: Any, repository: str) -> dict[str, str]:

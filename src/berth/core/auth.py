@@ -8,6 +8,7 @@ and replica accepts what any other issued.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -106,8 +107,25 @@ def issue_token(
     return jwt.encode(claims, core.signing_key, algorithm="HS256"), ttl, issued
 
 
+MAX_CACHED_GRANTS = 10_000
+
+
 def verify_token(core: Core, token: str, service: str) -> Grant:
+    cached = core.grants.get(token)
+    if cached is not None:
+        grant, expires = cached
+        if time.time() < expires:
+            return grant  # type: ignore[no-any-return]
+        del core.grants[token]
     claims = _decode(core, token, "access", audience=service)
+    grant = _grant(claims)
+    if len(core.grants) >= MAX_CACHED_GRANTS:
+        core.grants.clear()
+    core.grants[token] = (grant, float(claims["exp"]))  # type: ignore[arg-type]
+    return grant
+
+
+def _grant(claims: dict[str, object]) -> Grant:
     principal = None
     if "acct" in claims:
         principal = Principal(str(claims["acct"]), str(claims.get("sub", "")))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import BlobNotFound
+from .errors import BlobInUse, BlobNotFound
 from .model import BlobLink, Repository
 from .service import Core, now
 
@@ -38,7 +38,18 @@ async def mount_blob(
 
 
 async def unlink_blob(core: Core, repository: Repository, digest: str) -> None:
-    """Take a blob out of a repository; its bytes stay for garbage collection."""
+    """Take a blob out of a repository; its bytes stay for garbage collection.
+    A blob a manifest of the repository references stays: deleting it would
+    break an image that is still listed."""
     async with core.meta.write() as tx:
-        if not await tx.unlink_blob(repository.id, digest):
+        if await tx.lock_link(repository.id, digest) is None:
             raise BlobNotFound(digest)
+        if await tx.link_referenced(repository.id, digest):
+            raise BlobInUse(digest)
+        await tx.unlink_blob(repository.id, digest)
+
+
+async def pull_size(core: Core, account_id: str, name: str, digest: str) -> int | None:
+    """The pull path's one lookup: the size of a blob linked into the named
+    repository, or None (no such repository, or no such blob in it)."""
+    return await core.meta.pull_blob(account_id, name, digest)

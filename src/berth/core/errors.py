@@ -187,3 +187,10 @@ class LimitExceeded(BerthError):
 
     what: str
     limit: int
+
+
+@dataclass
+class BlobInUse(BerthError):
+    """A blob an image of the repository still references."""
+
+    digest: str

@@ -275,3 +275,11 @@ async def referrers(core: Core, repository: Repository, subject: str) -> list[Im
     digests.parse(subject)
     async with core.meta.read() as tx:
         return await tx.referrers(repository.id, subject)
+
+
+async def pull_manifest(
+    core: Core, account_id: str, name: str, reference: str, by_tag: bool
+) -> tuple[str, str, bytes] | None:
+    """The pull path's one lookup: (digest, media type, exact bytes), or None
+    (no such repository, or no such manifest in it)."""
+    return await core.meta.pull_manifest(account_id, name, reference, by_tag)

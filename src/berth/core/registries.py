@@ -60,5 +60,10 @@ async def resolve_registry(core: Core, registry: str | None, caller_account: str
 
 
 async def account_for_alias(core: Core, alias: str) -> str | None:
-    async with core.meta.read() as tx:
-        return await tx.account_for_alias(alias)
+    account = core.aliases.get(alias)
+    if account is None:
+        async with core.meta.read() as tx:
+            account = await tx.account_for_alias(alias)
+        if account is not None:
+            core.aliases[alias] = account
+    return account

@@ -46,6 +46,10 @@ class Core:
     # Upload id -> (bytes hashed, hash object). Only a cache: a process that
     # misses an entry re-hashes the stored bytes once (see uploads.py).
     hashers: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    # Alias -> account. An alias, once given, never moves to another account.
+    aliases: dict[str, str] = field(default_factory=dict)
+    # Bearer token -> its verified grant, so the pull path checks a signature once.
+    grants: dict[str, Any] = field(default_factory=dict)
 
 
 def now() -> float:

@@ -138,6 +138,7 @@ async def complete(
     candidates: list[str],
     final_chunks: AsyncIterable[bytes] | None = None,
     *,
+    first_byte: int | None = None,
     require_parts: bool = False,
     min_part_size: int | None = None,
     refuse_existing: bool = False,
@@ -150,7 +151,7 @@ async def complete(
     async with _lock(upload_id):
         upload = await get_upload(core, repository, upload_id)
         if final_chunks is not None:
-            upload = await _append(core, upload, final_chunks, None)
+            upload = await _append(core, upload, final_chunks, first_byte)
         if require_parts and upload.parts == 0:
             raise UploadEmpty(upload_id)
         if (
@@ -182,7 +183,7 @@ async def complete(
             await tx.add_blob(matched, upload.size, now())
             await tx.lock_blob(matched)
             await tx.touch_blob(matched, now())
-            await core.blobs.commit(upload_id, matched)
+            await core.blobs.commit(upload_id, matched, upload.size)
             await tx.link_blob(repository.id, matched, now())
             await tx.delete_upload(upload_id)
         core.hashers.pop(upload_id, None)

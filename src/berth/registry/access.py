@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -64,18 +65,27 @@ def principal_from_basic(core: Core, encoded: str) -> auth.Principal:
     return login_principal(core, password)
 
 
+Resolve = Callable[[], Awaitable[Repository | None]]
+
+
+async def _no_repository() -> None:
+    return None
+
+
 async def authorize(
     core: Core,
     request: web.Request,
     name: str | None,
     action: str | None,
     owner: str | None,
-    repository: Repository | None,
+    resolve: Resolve = _no_repository,
 ) -> auth.Principal | None:
     """Check the request may do `action` on repository `name` (None: the /v2/ base).
 
     Raises the 401 challenge (no or stale credentials, or a token without the
-    scope) or 403 DENIED (valid credentials that do not allow it).
+    scope) or 403 DENIED (valid credentials that do not allow it). A bearer
+    token carries its grant, so the pull path never looks the repository up
+    here; `resolve` finds it when credentials must be weighed against it.
     """
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -91,7 +101,7 @@ async def authorize(
                 principal = principal_from_basic(core, value)
             except Unauthorized:
                 raise challenge(core, name, action, "invalid_token") from None
-            return await _direct(core, principal, name, action, owner, repository)
+            return await _direct(core, principal, name, action, owner, resolve)
         if name is None or action is None or grant.allows(name, action):
             return grant.principal
         raise challenge(core, name, action, "insufficient_scope")
@@ -100,7 +110,7 @@ async def authorize(
             principal = principal_from_basic(core, value)
         except Unauthorized:
             raise challenge(core, name, action, "invalid_token") from None
-        return await _direct(core, principal, name, action, owner, repository)
+        return await _direct(core, principal, name, action, owner, resolve)
     raise challenge(core, name, action)
 
 
@@ -110,10 +120,10 @@ async def _direct(
     name: str | None,
     action: str | None,
     owner: str | None,
-    repository: Repository | None,
+    resolve: Resolve,
 ) -> auth.Principal:
     if name is None or action is None:
         return principal
-    if await auth.permitted_actions(core, principal, owner, repository, (action,)):
+    if await auth.permitted_actions(core, principal, owner, await resolve(), (action,)):
         return principal
     raise OciError(403, "DENIED", "requested access to the resource is denied")

@@ -40,6 +40,7 @@ class OciError(Exception):
             }
         ).encode()
         headers = {**API_VERSION_HEADER, **self.headers, "Content-Type": "application/json"}
+        headers.pop("Content-Length", None)  # the body's own length, always
         if head:
             # HEAD answers carry the status and headers, never a body.
             headers["Content-Length"] = str(len(body))
@@ -101,6 +102,12 @@ _TABLE: dict[type[Exception], Callable[[Any], OciError]] = {
         404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", {"uuid": err.upload_id}
     ),
     e.Unauthorized: lambda err: OciError(401, "UNAUTHORIZED", err.reason),
+    e.BlobInUse: lambda err: OciError(
+        405,
+        "UNSUPPORTED",
+        "the blob is referenced by a manifest in this repository; delete the manifest first",
+        {"digest": err.digest},
+    ),
     e.Denied: lambda err: OciError(403, "DENIED", "requested access to the resource is denied"),
 }
 

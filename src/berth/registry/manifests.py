@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core import digests, images, manifests
-from ..core.errors import ManifestNotFound, ManifestTooLarge
+from ..core.errors import (
+    InvalidDigest,
+    InvalidName,
+    ManifestNotFound,
+    ManifestTooLarge,
+    UnsupportedDigest,
+)
 from ..core.names import check_tag
 from .errors import API_VERSION_HEADER, OciError
 from .routes import Route, Target
@@ -24,8 +30,20 @@ def _check_reference(reference: str) -> bool:
 
 
 async def _fetch(target: Target) -> tuple[str, str, bytes]:
-    _check_reference(target.argument)
-    return await images.get_manifest(target.core, target.repository, target.argument)
+    reference = target.argument
+    try:
+        by_digest = _check_reference(reference)
+    except (InvalidName, InvalidDigest, UnsupportedDigest):
+        # Nothing can be stored under such a reference, so it is simply unknown.
+        found = None
+    else:
+        found = await images.pull_manifest(
+            target.core, target.account_id, target.repository_name, reference, not by_digest
+        )
+    if found is None:
+        await target.repository()  # NAME_UNKNOWN first, if that is what is wrong
+        raise ManifestNotFound(reference)
+    return found
 
 
 def _headers(digest: str, media_type: str, size: int) -> dict[str, str]:
@@ -68,7 +86,7 @@ async def put_manifest(target: Target) -> web.StreamResponse:
     content_type = target.request.headers.get("Content-Type", "").split(";")[0].strip()
     pushed = await images.put_image(
         target.core,
-        target.repository,
+        await target.repository(),
         body,
         media_type=None if content_type in _UNDECLARED else content_type,
         tag=None if by_digest else target.argument,
@@ -89,20 +107,19 @@ async def put_manifest(target: Target) -> web.StreamResponse:
 async def delete_manifest(target: Target) -> web.StreamResponse:
     """By digest: the image and every tag on it. By tag: only the tag."""
     by_digest = _check_reference(target.argument)
+    repository = await target.repository()
     if by_digest:
         # One outcome per tag removed; a failure comes alone.
-        outcome, *_ = await images.delete_images(
-            target.core, target.repository, [(target.argument, None)]
-        )
+        outcome, *_ = await images.delete_images(target.core, repository, [(target.argument, None)])
     else:
-        outcome = await images.delete_tag(target.core, target.repository, target.argument)
+        outcome = await images.delete_tag(target.core, repository, target.argument)
 
     if outcome.failure == images.NOT_FOUND:
         raise ManifestNotFound(target.argument)
     if outcome.failure == images.REFERENCED_BY_INDEX:
         raise OciError(
-            409,
-            "DENIED",
+            405,
+            "UNSUPPORTED",
             "the manifest is listed by an index in this repository; delete the index first",
             {"digest": target.argument},
         )

@@ -13,7 +13,7 @@ from .routes import Route, Target
 
 
 async def list_referrers(target: Target) -> web.StreamResponse:
-    found = await images.referrers(target.core, target.repository, target.argument)
+    found = await images.referrers(target.core, await target.repository(), target.argument)
     wanted = target.request.query.get("artifactType")
     descriptors: list[dict[str, Any]] = []
     for image in found:

@@ -28,14 +28,30 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Target:
-    """A /v2 request, resolved: the repository and the path's last part."""
+    """A /v2 request, authorized: whose repository, and the path's last part."""
 
     core: Core
     request: web.Request
     name: str  # <alias>/<repository name>, as in the path
-    repository: Repository
+    account_id: str  # the repository's owner
+    repository_name: str
     argument: str  # digest, reference or upload id; "" where the route has none
-    principal: auth.Principal | None
+    principal: auth.Principal | None = None
+    _repository: Repository | None = field(default=None, repr=False)
+
+    async def find_repository(self) -> Repository | None:
+        if self._repository is None:
+            self._repository = await repositories.find_repository(
+                self.core, self.account_id, self.repository_name
+            )
+        return self._repository
+
+    async def repository(self) -> Repository:
+        """The repository; NAME_UNKNOWN when it does not exist."""
+        found = await self.find_repository()
+        if found is None:
+            raise RepositoryNotFound(self.account_id, self.repository_name)
+        return found
 
 
 Handler = Callable[[Target], Awaitable[web.StreamResponse]]
@@ -71,7 +87,7 @@ async def base(request: web.Request) -> web.StreamResponse:
     """GET /v2/: 200 to any authenticated caller, else the challenge."""
     core: Core = request.app[CORE]
     try:
-        await access.authorize(core, request, None, None, None, None)
+        await access.authorize(core, request, None, None, None)
     except OciError as err:
         return err.response(request.method == "HEAD")
     return web.Response(
@@ -119,13 +135,15 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
             {"name": name},
         )
     action = actions.get(request.method) or access.ACTION_FOR_METHOD[request.method]
-
     owner = await registries.account_for_alias(core, alias)
-    repository = None
-    if owner is not None:
-        repository = await repositories.find_repository(core, owner, repository_name)
+    argument = match.groupdict().get("arg") or ""
+    target = Target(core, request, name, owner or "", repository_name, argument)
+
+    async def resolve() -> Repository | None:
+        return await target.find_repository() if owner is not None else None
+
     # Authorize before saying whether the repository exists.
-    principal = await access.authorize(core, request, name, action, owner, repository)
+    target.principal = await access.authorize(core, request, name, action, owner, resolve)
     if owner is None:
         raise OciError(
             404,
@@ -133,10 +151,7 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
             f"repository name not known to registry: no registry has the alias '{alias}'",
             {"name": name},
         )
-    if repository is None:
-        raise RepositoryNotFound(owner, repository_name)
-    argument = match.groupdict().get("arg") or ""
-    return await handler(Target(core, request, name, repository, argument, principal))
+    return await handler(target)
 
 
 def json_response(body: object, headers: dict[str, str] | None = None) -> web.Response:

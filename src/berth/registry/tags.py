@@ -25,7 +25,7 @@ async def list_tags(target: Target) -> web.StreamResponse:
     if limit == 0:
         return json_response({"name": target.name, "tags": []})
     names = await images.list_tag_names(
-        target.core, target.repository, last, None if limit is None else limit + 1
+        target.core, await target.repository(), last, None if limit is None else limit + 1
     )
     headers = {}
     if limit is not None and len(names) > limit:

@@ -62,79 +62,103 @@ async def _mount_source(target: Target, source: str) -> Repository | None:
 
 async def start_upload(target: Target) -> web.StreamResponse:
     query = target.request.query
+    repository = await target.repository()
     mount = query.get("mount")
     if mount is not None and digests.is_digest(mount):
         source = None
         if "from" in query:
             source = await _mount_source(target, query["from"])
         if (source is not None or "from" not in query) and await blobs.mount_blob(
-            target.core, target.repository, mount, source
+            target.core, repository, mount, source
         ):
             return _blob_created(target, mount)
     digest = query.get("digest")
+    if digest is not None:
+        digests.parse(digest)
     algorithm = query.get("digest-algorithm") or (
-        digests.parse(digest)[0] if digest else digests.DEFAULT_ALGORITHM
+        digests.algorithm_of(digest) if digest else digests.DEFAULT_ALGORITHM
     )
-    upload = await uploads.start_upload(target.core, target.repository, algorithm)
+    upload = await uploads.start_upload(target.core, repository, algorithm)
     if digest is not None:
         # Monolithic upload: the whole blob in this one request.
-        digests.parse(digest)
         try:
             found, _size = await uploads.complete(
-                target.core, target.repository, upload.id, [digest], _body(target.request)
+                target.core, repository, upload.id, [digest], _body(target.request)
             )
         except BaseException:
-            await uploads.cancel(target.core, target.repository, upload.id)
+            await uploads.cancel(target.core, repository, upload.id)
             raise
         return _blob_created(target, found)
     return web.Response(status=202, headers=_session_headers(target, upload))
 
 
-async def patch_upload(target: Target) -> web.StreamResponse:
-    request = target.request
-    first_byte = None
+def _first_byte(request: web.Request) -> int | None:
+    """Where a chunk says it starts (Content-Range), checked against its length."""
     header = request.headers.get("Content-Range")
-    if header:
-        match = _CONTENT_RANGE.fullmatch(header.strip())
-        if match is None:
-            raise OciError(416, "BLOB_UPLOAD_INVALID", f"malformed Content-Range {header!r}")
-        first_byte, last_byte = int(match[1]), int(match[2])
-        length = request.content_length
-        if last_byte < first_byte or (length is not None and length != last_byte - first_byte + 1):
-            raise OciError(416, "BLOB_UPLOAD_INVALID", "Content-Range does not match the body")
+    if not header:
+        return None
+    match = _CONTENT_RANGE.fullmatch(header.strip())
+    if match is None:
+        raise OciError(416, "BLOB_UPLOAD_INVALID", f"malformed Content-Range {header!r}")
+    first_byte, last_byte = int(match[1]), int(match[2])
+    length = request.content_length
+    if last_byte < first_byte or (length is not None and length != last_byte - first_byte + 1):
+        raise OciError(416, "BLOB_UPLOAD_INVALID", "Content-Range does not match the body")
+    return first_byte
+
+
+async def _out_of_order(
+    target: Target, repository: Repository, exc: UploadRangeInvalid
+) -> OciError:
+    current = await uploads.get_upload(target.core, repository, target.argument)
+    return OciError(
+        416,
+        "BLOB_UPLOAD_INVALID",
+        f"chunk must start at byte {exc.size}",
+        headers=_session_headers(target, current),
+    )
+
+
+async def patch_upload(target: Target) -> web.StreamResponse:
+    repository = await target.repository()
+    first_byte = _first_byte(target.request)
     try:
         upload = await uploads.append(
-            target.core, target.repository, target.argument, _body(request), first_byte
+            target.core, repository, target.argument, _body(target.request), first_byte
         )
     except UploadRangeInvalid as exc:
-        current = await uploads.get_upload(target.core, target.repository, target.argument)
-        raise OciError(
-            416,
-            "BLOB_UPLOAD_INVALID",
-            f"chunk must start at byte {exc.size}",
-            headers=_session_headers(target, current),
-        ) from exc
+        raise await _out_of_order(target, repository, exc) from exc
     return web.Response(status=202, headers=_session_headers(target, upload))
 
 
 async def finish_upload(target: Target) -> web.StreamResponse:
+    repository = await target.repository()
     digest = target.request.query.get("digest")
     if not digest:
         raise OciError(400, "DIGEST_INVALID", "the digest query parameter is required")
     digests.parse(digest)
-    found, _size = await uploads.complete(
-        target.core, target.repository, target.argument, [digest], _body(target.request)
-    )
+    first_byte = _first_byte(target.request)
+    try:
+        found, _size = await uploads.complete(
+            target.core,
+            repository,
+            target.argument,
+            [digest],
+            _body(target.request),
+            first_byte=first_byte,
+        )
+    except UploadRangeInvalid as exc:
+        raise await _out_of_order(target, repository, exc) from exc
     return _blob_created(target, found)
 
 
 async def upload_status(target: Target) -> web.StreamResponse:
-    upload = await uploads.get_upload(target.core, target.repository, target.argument)
+    upload = await uploads.get_upload(target.core, await target.repository(), target.argument)
     return web.Response(status=204, headers=_session_headers(target, upload))
 
 
 async def cancel_upload(target: Target) -> web.StreamResponse:
-    await uploads.cancel(target.core, target.repository, target.argument)
+    await uploads.cancel(target.core, await target.repository(), target.argument)
     return web.Response(status=204, headers=API_VERSION_HEADER)
 
 

@@ -20,8 +20,9 @@ class BlobStore(Protocol):
         """The bytes received so far, to re-hash an upload this process did not see."""
         ...
 
-    async def commit(self, upload_id: str, digest: str) -> None:
-        """Make the upload the blob `digest`; durable once this returns."""
+    async def commit(self, upload_id: str, digest: str, size: int) -> None:
+        """Make the first `size` bytes of the upload the blob `digest` (anything
+        a broken request left past them is dropped); durable once this returns."""
         ...
 
     async def abort(self, upload_id: str) -> None: ...
@@ -44,9 +45,14 @@ class BlobStore(Protocol):
 
 
 def open_blobs(url: str) -> BlobStore:
-    """Open the store named by a URL: file:///path (s3:// comes with the S3 backend)."""
+    """Open the store named by a URL: file:///path or s3://bucket/prefix (S3
+    credentials, region and endpoint come from the usual AWS configuration)."""
     if url.startswith("file://"):
         from .filesystem import FilesystemBlobStore
 
         return FilesystemBlobStore(Path(url[len("file://") :]))
-    raise ValueError(f"unsupported blob store URL {url!r}: use file:///path")
+    if url.startswith("s3://"):
+        from .s3 import S3BlobStore
+
+        return S3BlobStore.from_url(url)
+    raise ValueError(f"unsupported blob store URL {url!r}: use file:///path or s3://bucket/prefix")

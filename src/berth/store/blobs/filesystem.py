@@ -58,12 +58,12 @@ class FilesystemBlobStore:
             while chunk := await asyncio.to_thread(f.read, READ_CHUNK):
                 yield chunk
 
-    async def commit(self, upload_id: str, digest: str) -> None:
+    async def commit(self, upload_id: str, digest: str, size: int) -> None:
         source = self._upload_path(upload_id)
         target = self._blob_path(digest)
         if not source.exists():
             source.touch()  # a zero-byte blob never had a chunk written
-        await asyncio.to_thread(_durable_rename, source, target)
+        await asyncio.to_thread(_durable_rename, source, target, size)
 
     async def abort(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
@@ -101,10 +101,11 @@ class FilesystemBlobStore:
                 yield f"{algorithm.name}:{path.name}", path.stat().st_size
 
 
-def _durable_rename(source: Path, target: Path) -> None:
+def _durable_rename(source: Path, target: Path, size: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(source, os.O_RDONLY)
+    fd = os.open(source, os.O_WRONLY)
     try:
+        os.ftruncate(fd, size)
         os.fsync(fd)
     finally:
         os.close(fd)

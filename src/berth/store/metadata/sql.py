@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, select, update
+from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -812,9 +812,60 @@ class Tx:
         return bool(result.rowcount)
 
 
+def _pull_manifest_query(by_tag: bool) -> Any:
+    r, m, tg = t.repositories, t.manifests, t.tags
+    query = select(m.c.digest, m.c.media_type, m.c.body).join(r, r.c.id == m.c.repository_id)
+    if by_tag:
+        query = query.join(tg, tg.c.manifest_id == m.c.id).where(tg.c.name == bindparam("ref"))
+    else:
+        query = query.where(m.c.digest == bindparam("ref"))
+    return query.where(r.c.account_id == bindparam("account"), r.c.name == bindparam("name"))
+
+
+# The pull path in one statement each: repository, link and content together.
+_PULL_BY_TAG = _pull_manifest_query(by_tag=True)
+_PULL_BY_DIGEST = _pull_manifest_query(by_tag=False)
+_PULL_BLOB = (
+    select(t.blobs.c.size)
+    .join(t.repository_blobs, t.repository_blobs.c.digest == t.blobs.c.digest)
+    .join(t.repositories, t.repositories.c.id == t.repository_blobs.c.repository_id)
+    .where(
+        t.repositories.c.account_id == bindparam("account"),
+        t.repositories.c.name == bindparam("name"),
+        t.blobs.c.digest == bindparam("ref"),
+    )
+)
+
+
 class MetadataStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, hot_engine: Engine | None = None) -> None:
         self.engine = engine
+        # SQLite only: a synchronous connection for the pull path. A WAL-mode
+        # read never waits for a writer and costs less than aiosqlite's hop
+        # to its thread and back, so it runs in the event loop itself.
+        self.hot_engine = hot_engine
+
+    async def _hot(self, statement: Any, params: dict[str, str]) -> Any:
+        if self.hot_engine is not None:
+            with self.hot_engine.connect() as conn:
+                return conn.execute(statement, params).first()
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement, params)).first()
+
+    async def pull_manifest(
+        self, account_id: str, name: str, reference: str, by_tag: bool
+    ) -> tuple[str, str, bytes] | None:
+        """(digest, media type, bytes) of a manifest, by tag or digest."""
+        row = await self._hot(
+            _PULL_BY_TAG if by_tag else _PULL_BY_DIGEST,
+            {"account": account_id, "name": name, "ref": reference},
+        )
+        return None if row is None else (row.digest, row.media_type, bytes(row.body))
+
+    async def pull_blob(self, account_id: str, name: str, digest: str) -> int | None:
+        """The size of a blob linked into the repository, or None."""
+        row = await self._hot(_PULL_BLOB, {"account": account_id, "name": name, "ref": digest})
+        return None if row is None else int(row.size)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -843,6 +894,8 @@ class MetadataStore:
         return before, schema.head_revision()
 
     async def close(self) -> None:
+        if self.hot_engine is not None:
+            self.hot_engine.dispose()
         await self.engine.dispose()
 
 
@@ -854,11 +907,20 @@ def open_metadata(url: str) -> MetadataStore:
             parsed.set(drivername="sqlite+aiosqlite"), connect_args={"timeout": 60}
         )
         _sqlite_setup(engine)
+        hot = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 5})
+        event.listen(hot, "connect", _hot_connect)
+        return MetadataStore(engine, hot)
     elif parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
         engine = create_async_engine(parsed.set(drivername="postgresql+asyncpg"), pool_size=10)
     else:
         raise ValueError(f"unsupported metadata URL {url!r}: use sqlite:/// or postgresql://")
     return MetadataStore(engine)
+
+
+def _hot_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
