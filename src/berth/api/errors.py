@@ -64,7 +64,7 @@ _TABLE: dict[type[Exception], Callable[[Any], AwsError]] = {
         if err.kind == "repository"
         else "Invalid tag",
     ),
-    e.InvalidLogo: lambda err: invalid_parameter("logoImageBlob", err.reason),
+    e.InvalidLogo: lambda err: invalid_parameter("catalogData.logoImageBlob", err.reason),
     e.InvalidPolicy: lambda err: invalid_parameter(
         "PolicyText", "Invalid repository policy provided"
     ),

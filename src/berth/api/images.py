@@ -101,8 +101,10 @@ async def put_image(call: Call) -> dict[str, Any]:
     except ImageAlreadyExists as exc:
         raise AwsError(
             "ImageAlreadyExistsException",
-            f"Image with digest '{exc.digest}' and tag '{exc.tag}' already exists in the "
-            f"repository with name '{repo.name}' in registry with id '{repo.account_id}'",
+            f"Image with digest '{exc.digest}'"
+            + (f" and tag '{exc.tag}'" if exc.tag else "")
+            + f" already exists in the repository with name '{repo.name}' in registry with "
+            f"id '{repo.account_id}'",
         ) from exc
     return {
         "image": {
@@ -124,10 +126,7 @@ async def describe_images(call: Call) -> dict[str, Any]:
     repo = await repository_for(call, write=False)
     ids = p.get("imageIds")
     if ids is not None:
-        if "maxResults" in p or "nextToken" in p:
-            raise invalid_parameter(
-                "maxResults", "maxResults and nextToken cannot be used with imageIds"
-            )
+        pagination.refuse_with(p, "imageIds")
         found: dict[str, Image] = {}
         for image_id in ids:
             digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")

@@ -34,3 +34,14 @@ def decode(key: bytes, operation: str, scope: str, token: str) -> Any:
             "'Invalid pagination token'",
         ) from exc
     return cursor
+
+
+def refuse_with(params: dict[str, Any], member: str) -> None:
+    """AWS refuses paging members next to an explicit list of items."""
+    for paging in ("maxResults", "nextToken"):
+        if paging in params:
+            raise AwsError(
+                "InvalidParameterException",
+                f"Invalid parameter at '{paging}' failed to satisfy constraint: "
+                f"'{paging} cannot be used with {member}'",
+            )

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from ..core import auth
+from ..core import auth, jsontext
 from ..core.errors import BerthError
 from ..core.service import Core
 from . import sigv4
@@ -68,6 +69,14 @@ def make_handler(
                 log.exception("unmapped core error in %s", request.headers.get("X-Amz-Target"))
                 mapped = AwsError("ServerException", "An internal error occurred.", 500)
             return _response(mapped.status, mapped.body())
+        except HttpProcessingError as err:  # a body that cannot be read (bad encoding)
+            return _response(400, {"__type": "SerializationException", "message": err.message})
+        except Exception:
+            # A bug: still answered in AWS's form, and logged in full.
+            log.exception("unexpected error in %s", request.headers.get("X-Amz-Target"))
+            return _response(
+                500, {"__type": "ServerException", "message": "An internal error occurred."}
+            )
 
     return handle
 
@@ -91,8 +100,8 @@ async def _dispatch(
     else:
         principal = sigv4.verify(request, raw, credential, keys)
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, ValueError) as exc:
+        body = jsontext.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
         raise AwsError("SerializationException", "Malformed JSON in the request body") from exc
     try:
         params = validate_input(name, body)

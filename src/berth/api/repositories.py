@@ -10,8 +10,8 @@ from ..core.model import Repository
 from . import pagination, shapes
 from .access import repository_for
 from .catalog import catalog_input, catalog_output
-from .errors import AwsError
 from .protocol import Call
+from .tagging import tag_pairs
 
 DEFAULT_PAGE = 100  # the model: at most 100 results when maxResults is omitted
 
@@ -42,7 +42,7 @@ async def create_repository(call: Call) -> dict[str, Any]:
         call.core,
         call.principal.account_id,
         p["repositoryName"],
-        tags=[(t["Key"], t["Value"]) for t in p.get("tags", [])],
+        tags=tag_pairs(p.get("tags", [])),
         catalog=fields,
         logo=logo,
     )
@@ -56,12 +56,7 @@ async def describe_repositories(call: Call) -> dict[str, Any]:
     account_id = target_account(call)
     names = p.get("repositoryNames")
     if names is not None:
-        if "maxResults" in p or "nextToken" in p:
-            raise AwsError(
-                "InvalidParameterException",
-                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-                "'maxResults and nextToken cannot be used with repositoryNames'",
-            )
+        pagination.refuse_with(p, "repositoryNames")
         found = await repositories.get_repositories(call.core, account_id, names)
         return {"repositories": await _render(call, found)}
     after = None

@@ -8,7 +8,7 @@ from typing import Any
 from ..core import repositories, resource_tags
 from ..core.model import Repository
 from .access import require
-from .errors import invalid_parameter
+from .errors import AwsError, invalid_parameter
 from .protocol import Call
 
 _REPOSITORY_ARN = re.compile(
@@ -26,9 +26,19 @@ async def _repository(call: Call, write: bool) -> Repository:
     return repo
 
 
+def tag_pairs(tags: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """(key, value) pairs of a TagList; the model leaves both optional, AWS does not."""
+    pairs = []
+    for tag in tags:
+        if "Key" not in tag or "Value" not in tag:
+            raise AwsError("InvalidTagParameterException", "Each tag needs a Key and a Value.")
+        pairs.append((tag["Key"], tag["Value"]))
+    return pairs
+
+
 async def tag_resource(call: Call) -> dict[str, Any]:
     repo = await _repository(call, write=True)
-    await resource_tags.tag(call.core, repo, [(t["Key"], t["Value"]) for t in call.params["tags"]])
+    await resource_tags.tag(call.core, repo, tag_pairs(call.params["tags"]))
     return {}
 
 

@@ -14,6 +14,7 @@ from .errors import (
     DigestMismatch,
     ImageAlreadyExists,
     LimitExceeded,
+    ManifestInvalid,
     ManifestNotFound,
     ManifestsNotFound,
 )
@@ -46,6 +47,8 @@ async def put_image(
     the one used). `refuse_duplicate` is PutImage's rule: the same bytes
     under the same tag again is an error rather than a no-op.
     """
+    if digest is not None:
+        digests.parse(digest)
     manifest = manifests.parse(body, media_type, infer=infer_media_type)
     if digest is not None:
         actual = digests.of(body, digests.algorithm_of(digest))
@@ -63,6 +66,13 @@ async def put_image(
             missing = [d for d in dict.fromkeys(required) if d not in found]
             if missing:
                 raise BlobsNotFound(missing)
+            if manifest.kind != manifests.SCHEMA1:  # schema 1 carries no sizes
+                for d in manifest.required_blobs:
+                    if found[d.digest].size != d.size:
+                        raise ManifestInvalid(
+                            f"{d.digest} is {found[d.digest].size} bytes, "
+                            f"the manifest says {d.size}"
+                        )
             child_digests = [d.digest for d in manifest.children]
             children = await tx.get_images(repository.id, child_digests)
             missing = [d for d in dict.fromkeys(child_digests) if d not in children]

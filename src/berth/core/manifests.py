@@ -6,11 +6,11 @@ and parsing only reads them to learn references, sizes and media types.
 
 from __future__ import annotations
 
-import json
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import digests
+from . import digests, jsontext
 from .errors import InvalidDigest, ManifestInvalid, ManifestMediaTypeMissing, UnsupportedDigest
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -43,6 +43,9 @@ NON_DISTRIBUTABLE = frozenset(
         "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
     }
 )
+
+# Descriptor sizes are stored as signed 64-bit integers.
+MAX_SIZE = 2**63 - 1
 
 # Limit from the service model's ImageManifest shape (4 MiB of characters).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -104,9 +107,9 @@ def parse(body: bytes, declared: str | None = None, *, infer: bool = False) -> M
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestInvalid(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ManifestInvalid("manifest is not valid JSON") from exc
+        doc = jsontext.loads(body)
+    except ValueError as exc:
+        raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest is not a JSON object")
     own = doc.get("mediaType")
@@ -140,6 +143,8 @@ def parse(body: bytes, declared: str | None = None, *, infer: bool = False) -> M
             raise ManifestInvalid("layers is not a list")
         manifest.blobs = [config] + [_descriptor(x, f"layers[{i}]") for i, x in enumerate(layers)]
         manifest.config_media_type = config.media_type
+        if manifest.blob_bytes > MAX_SIZE:
+            raise ManifestInvalid("the sizes of config and layers add up to more than 2^63-1")
     else:
         children = doc.get("manifests")
         if not isinstance(children, list):
@@ -190,8 +195,15 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(media_type, str) or not media_type:
         raise ManifestInvalid(f"{where}.mediaType is missing")
     size = value.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestInvalid(f"{where}.size is not a non-negative integer")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        raise ManifestInvalid(f"{where}.size is not an integer from 0 to {MAX_SIZE}")
+    data = value.get("data")
+    if data is not None:
+        try:
+            if not isinstance(data, str) or len(base64.b64decode(data, validate=True)) != size:
+                raise ValueError
+        except ValueError:
+            raise ManifestInvalid(f"{where}.data is not the base64 of `size` bytes") from None
     platform = value.get("platform")
     if platform is not None and not isinstance(platform, dict):
         raise ManifestInvalid(f"{where}.platform is not an object")

@@ -3,11 +3,11 @@ stored verbatim, and evaluated for pushes and deletes by other accounts."""
 
 from __future__ import annotations
 
-import json
 import re
 from fnmatch import fnmatchcase
 from typing import Any
 
+from . import jsontext
 from .errors import InvalidPolicy, PolicyNotFound
 from .model import Repository
 from .service import Core
@@ -54,7 +54,7 @@ def _check_principal(value: Any, where: str) -> None:
 def validate_policy(text: str) -> list[dict[str, Any]]:
     """Parse a policy and return its statements; InvalidPolicy says why not."""
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
     except ValueError as exc:
         raise InvalidPolicy("the policy is not valid JSON") from exc
     if not isinstance(doc, dict):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..appkeys import CORE
 from ..core import auth, registries, repositories
@@ -107,6 +108,17 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             log.exception("unmapped core error on %s %s", request.method, request.path)
             mapped = OciError(500, "UNKNOWN", "internal error")
         return mapped.response(head)
+    except HttpProcessingError as err:  # a body that cannot be read (bad encoding)
+        return OciError(400, "UNSUPPORTED", f"request body unreadable: {err.message}").response(
+            head
+        )
+    except ConnectionResetError:
+        log.info("client went away during %s %s", request.method, request.path)
+        raise
+    except Exception:
+        # A bug: still answered in the spec's error form, and logged in full.
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return OciError(500, "UNKNOWN", "internal error").response(head)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

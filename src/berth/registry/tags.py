@@ -10,6 +10,8 @@ from ..core import images
 from .errors import OciError
 from .routes import Route, Target, json_response
 
+MAX_PAGE = 10_000
+
 
 async def list_tags(target: Target) -> web.StreamResponse:
     query = target.request.query
@@ -21,6 +23,8 @@ async def list_tags(target: Target) -> web.StreamResponse:
             raise OciError(400, "PAGINATION_NUMBER_INVALID", "n must be an integer") from None
         if limit < 0:
             raise OciError(400, "PAGINATION_NUMBER_INVALID", "n must not be negative")
+        # A page may hold fewer than n; the Link header leads on.
+        limit = min(limit, MAX_PAGE)
     last = query.get("last")
     if limit == 0:
         return json_response({"name": target.name, "tags": []})
