@@ -9,13 +9,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 import requests
+
+from support.stores import Backends, Store
 
 # Credentials for every client; open auth mode takes any well-formed signature.
 CLIENT_ENV = {
@@ -85,15 +87,23 @@ class Server:
         return f"{self.url}/v2/{self.alias}/{repository}"
 
 
-def start_server(data: Path, port: int | None = None, *extra: str) -> Server:
+def start_server(
+    data: Path, port: int | None = None, *extra: str, store: Store | None = None
+) -> Server:
+    """Start `berth serve` on `data` (and, for another backend, `store`)."""
     port = port or free_port()
+    store = store or Store()
     log = data.parent / f"{data.name}-{port}.log"
     handle = log.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "berth", "serve", "--port", str(port), "--data", str(data), *extra],
+        [
+            *(sys.executable, "-m", "berth", "serve", "--port", str(port), "--data", str(data)),
+            *store.args,
+            *extra,
+        ],
         stdout=handle,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **store.env},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -109,9 +119,33 @@ def start_server(data: Path, port: int | None = None, *extra: str) -> Server:
     raise RuntimeError(f"berth did not answer in time:\n{log.read_text()}")
 
 
+# The integration suite runs once per storage backend; BERTH_TEST_STORES picks them.
+STORE_KINDS = os.environ.get("BERTH_TEST_STORES", "sqlite-fs,postgres-s3").split(",")
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("berth") / "data")
+def backends() -> Iterator[Backends]:
+    made = Backends()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def new_store(backends: Backends, store_kind: str) -> Callable[[], Store]:
+    """Fresh, empty storage of this session's kind (a new database and prefix)."""
+    return lambda: backends.fresh(store_kind)
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], Store]
+) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("berth") / "data", store=new_store())
     yield srv
     srv.stop()
 

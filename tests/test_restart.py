@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from support import images, skopeo
 from support.ecr import push_image_via_api
 from support.pulled import assert_pulled, pull
 from support.registry import Session, bearer, sha256_digest, token, token_response
+from support.stores import Store
 
 REPOSITORY = "restart/app"
 OTHER = "restart/api"
@@ -80,10 +81,13 @@ def snapshot(server: Server) -> tuple[list[dict[str, Any]], dict[str, Any], dict
 
 
 @pytest.fixture(scope="module")
-def restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restarted]:
+def restarted(
+    tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], Store]
+) -> Iterator[Restarted]:
     root = tmp_path_factory.mktemp("restart")
     data = root / "data"
-    first = start_server(data)
+    store = new_store()
+    first = start_server(data, store=store)
     second: Server | None = None
     try:
         ecr = first.ecr()
@@ -123,7 +127,7 @@ def restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restarted]:
         first.stop()  # kills it if SIGTERM did not
 
         # The same port, so tokens bound to the service name (host:port) stay valid.
-        second = start_server(data, int(first.host.rsplit(":", 1)[1]))
+        second = start_server(data, int(first.host.rsplit(":", 1)[1]), store=store)
         yield Restarted(
             first,
             second,
