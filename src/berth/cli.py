@@ -131,6 +131,13 @@ def grace_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Worker processes sharing the port (SO_REUSEPORT); match the cores.",
 )
 @click.option(
+    "--redirect-blobs",
+    is_flag=True,
+    envvar="BERTH_REDIRECT_BLOBS",
+    help="Answer blob GETs with a 307 to a short-lived presigned URL of the blob store "
+    "(S3), so bytes bypass berth.",
+)
+@click.option(
     "--gc-interval",
     default=3600.0,
     show_default=True,
@@ -152,6 +159,7 @@ def serve(
     auth: str,
     credentials: Path | None,
     workers: int,
+    redirect_blobs: bool,
     gc_interval: float,
     gc_grace: float,
     upload_max_age: float,
@@ -172,6 +180,7 @@ def serve(
         alias=alias,
         auth=auth,
         credentials=credentials,
+        redirect_blobs=redirect_blobs,
         gc_interval=gc_interval,
         gc_grace=gc_grace,
         upload_max_age=upload_max_age,

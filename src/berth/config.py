@@ -18,6 +18,7 @@ class Settings:
     alias: str = CoreSettings.alias
     metadata_url: str | None = None
     blobs_url: str | None = None
+    redirect_blobs: bool = False  # blob GETs answered with a 307 to a presigned URL
     gc_interval: float = 3600.0  # seconds between background collections; 0 turns them off
     gc_grace: float = 3600.0  # nothing younger than this is ever collected
     upload_max_age: float = 24 * 3600.0  # idle upload sessions older than this are purged
@@ -44,4 +45,5 @@ class Settings:
             account_id=self.account_id,
             alias=self.alias,
             public_url=self.effective_public_url,
+            redirect_blobs=self.redirect_blobs,
         )

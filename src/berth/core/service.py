@@ -30,6 +30,8 @@ class CoreSettings:
     login_ttl: float = 12 * 3600  # GetAuthorizationToken passwords, as AWS
     token_ttl: float = 3600  # /token bearer tokens
     part_size: int = 10 * 1024 * 1024  # InitiateLayerUpload's advertised partSize
+    redirect_blobs: bool = False  # answer blob GETs with a 307 to the store's own URL
+    redirect_ttl: int = 600
     limits: Limits = field(default_factory=lambda: Limits())
 
     @property

@@ -39,6 +39,11 @@ class BlobStore(Protocol):
 
     async def delete(self, digest: str) -> None: ...
 
+    async def presigned_url(self, digest: str, expires_in: int) -> str | None:
+        """A short-lived URL clients may fetch the blob from directly (Range
+        included), or None when the backend has no such thing."""
+        ...
+
     def list_blobs(self) -> AsyncIterator[tuple[str, int]]:
         """Every stored blob as (digest, size), for fsck and orphan sweeps."""
         ...

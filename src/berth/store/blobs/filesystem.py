@@ -95,6 +95,9 @@ class FilesystemBlobStore:
     async def delete(self, digest: str) -> None:
         self._blob_path(digest).unlink(missing_ok=True)
 
+    async def presigned_url(self, digest: str, expires_in: int) -> str | None:
+        return None  # bytes on local disk go out through sendfile instead
+
     async def list_blobs(self) -> AsyncIterator[tuple[str, int]]:
         for algorithm in sorted(p for p in self.blobs.iterdir() if p.is_dir()):
             for path in sorted(algorithm.glob("*/*")):

@@ -439,17 +439,11 @@ class S3BlobStore:
                 if len(names) == 3 and names[2][:2] == names[1]:
                     yield f"{names[0]}:{names[2]}", int(item["Size"])
 
-    async def presigned_url(
-        self, digest: str, expires_in: int, start: int | None = None, end: int | None = None
-    ) -> str:
+    async def presigned_url(self, digest: str, expires_in: int) -> str | None:
         """A URL that GETs the blob straight from S3 for `expires_in` seconds
         (SigV4 allows at most 7 days, and no longer than the credentials live).
-
-        `start`/`end` need nothing in the URL: the Range header is not signed,
-        so a client redirected here sends its own Range and S3 honours it. They
-        are accepted so callers can pass a request's range through unchanged.
-        """
-        del start, end  # see the docstring: the client's Range header applies
+        The Range header is not signed, so a client redirected here sends its
+        own Range and S3 honours it."""
         s3 = await self._s3()
         url: str = await s3.generate_presigned_url(
             "get_object",
