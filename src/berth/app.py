@@ -67,7 +67,6 @@ async def create_app(settings: Settings) -> web.Application:
     api.add_routes(app, core, keys)
     registry.add_routes(app)
     gallery.add_routes(app)
-    app.router.add_route("GET", "/", _home)
 
     if settings.gc_interval > 0:
         app.cleanup_ctx.append(_collector(core, settings))
@@ -105,11 +104,3 @@ def _collector(core: Core, settings: Settings) -> Callable[[web.Application], As
             await task
 
     return context
-
-
-async def _home(request: web.Request) -> web.Response:
-    core = request.app[CORE]
-    return web.Response(
-        text=f"berth: ECR Public API on POST /, registry on /v2/ "
-        f"(repositories under {core.settings.public_host}/{core.settings.alias}/)\n"
-    )

@@ -95,3 +95,16 @@ class CatalogData:
     architectures: tuple[str, ...] | None = None
     operating_systems: tuple[str, ...] | None = None
     logo_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A repository as the public gallery lists it."""
+
+    account_id: str
+    alias: str
+    name: str
+    created_at: float
+    pushed_at: float | None
+    catalog: CatalogData
+    display_name: str | None

@@ -20,6 +20,7 @@ from ...core.model import (
     BlobLink,
     CatalogData,
     Image,
+    Listing,
     Registry,
     Repository,
     TagRecord,
@@ -763,6 +764,81 @@ class Tx:
             .order_by(t.manifests.c.id)
         )
         return [_image(r) for r in rows]
+
+    # the public gallery ------------------------------------------------------
+    async def listings(
+        self, *, account_id: str | None = None, name: str | None = None
+    ) -> list[Listing]:
+        """Repositories that hold at least one image (only those are public, as on
+        ECR Public), with their primary alias and catalog data."""
+        r, a, g = t.repositories, t.aliases, t.registries
+        has_image = select(t.manifests.c.id).where(t.manifests.c.repository_id == r.c.id).exists()
+        query = (
+            select(r, a.c.name.label("alias"), g.c.display_name)
+            .join(a, (a.c.account_id == r.c.account_id) & a.c.is_primary)
+            .join(g, g.c.account_id == r.c.account_id)
+            .where(has_image)
+        )
+        if account_id is not None:
+            query = query.where(r.c.account_id == account_id)
+        if name is not None:
+            query = query.where(r.c.name == name)
+        rows = await self.conn.execute(query)
+        return [
+            Listing(
+                account_id=row.account_id,
+                alias=row.alias,
+                name=row.name,
+                created_at=row.created_at,
+                pushed_at=row.pushed_at,
+                catalog=CatalogData(
+                    description=row.description,
+                    about_text=row.about_text,
+                    usage_text=row.usage_text,
+                    architectures=None if row.architectures is None else tuple(row.architectures),
+                    operating_systems=None
+                    if row.operating_systems is None
+                    else tuple(row.operating_systems),
+                    logo_digest=row.logo_digest,
+                ),
+                display_name=row.display_name,
+            )
+            for row in rows
+        ]
+
+    async def tags_by_push(self, repository_id: int, offset: int, limit: int) -> list[TagRecord]:
+        """A page of tags, most recently pushed first."""
+        query = (
+            select(t.tags.c.name, t.tags.c.created_at, *_IMAGE_COLUMNS)
+            .join(t.manifests, t.manifests.c.id == t.tags.c.manifest_id)
+            .where(t.tags.c.repository_id == repository_id)
+            .order_by(t.tags.c.created_at.desc(), t.tags.c.name)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [TagRecord(r.name, r.created_at, _image(r)) for r in await self.conn.execute(query)]
+
+    async def count_tags(self, repository_id: int) -> int:
+        result = await self.conn.execute(
+            select(func.count()).select_from(t.tags).where(t.tags.c.repository_id == repository_id)
+        )
+        return int(result.scalar_one())
+
+    async def child_platforms(self, manifest_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The platforms an index lists for its children, by index id."""
+        if not manifest_ids:
+            return {}
+        mr = t.manifest_references
+        rows = await self.conn.execute(
+            select(mr.c.manifest_id, mr.c.platform).where(
+                mr.c.manifest_id.in_(list(manifest_ids)), mr.c.kind == "manifest"
+            )
+        )
+        found: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            if isinstance(row.platform, dict):
+                found.setdefault(row.manifest_id, []).append(row.platform)
+        return found
 
     # uploads -------------------------------------------------------------
     async def add_upload(self, upload: Upload) -> None:

@@ -183,6 +183,7 @@ tags = Table(
     ),
     Column("created_at", Float, nullable=False),
     PrimaryKeyConstraint("repository_id", "name"),
+    Index("ix_tags_repository_created", "repository_id", "created_at"),  # the gallery's order
 )
 
 # Upload sessions live here, not in process memory, so any worker continues them.

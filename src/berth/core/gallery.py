@@ -1,0 +1,143 @@
+"""What the public gallery shows: read-only views of repositories that hold
+images, their catalog data and tags. Nothing private (policies, resource
+tags, uploads) is ever read here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Listing
+from .registries import account_for_alias
+from .service import Core
+
+# The values ECR Public's gallery turns into badges and search filters;
+# other strings are stored and returned by the API but not shown.
+ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
+OPERATING_SYSTEMS = ("Linux", "Windows")
+SORTS = ("pushed", "created", "name")
+REPOSITORIES_PER_PAGE = 24
+TAGS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    listings: list[Listing]
+    page: Page
+
+
+@dataclass(frozen=True)
+class TagRow:
+    name: str
+    digest: str
+    pushed_at: float
+    size: int
+    media_type: str
+    artifact_type: str | None
+    platforms: tuple[str, ...]  # os/architecture[/variant] of an index's children
+
+
+def badges(values: tuple[str, ...] | None, allowed: tuple[str, ...]) -> list[str]:
+    return [v for v in (values or ()) if v in allowed]
+
+
+def _page(total: int, number: int, size: int) -> Page:
+    pages = max(1, -(-total // size))
+    return Page(min(max(number, 1), pages), pages, total)
+
+
+async def search(
+    core: Core,
+    text: str = "",
+    *,
+    architecture: str | None = None,
+    operating_system: str | None = None,
+    sort: str = "pushed",
+    page: int = 1,
+    account_id: str | None = None,
+) -> SearchResult:
+    async with core.meta.read() as tx:
+        found = await tx.listings(account_id=account_id)
+    words = text.lower().split()
+    if words:
+        found = [
+            item
+            for item in found
+            if all(
+                w in item.name.lower() or w in (item.catalog.description or "").lower()
+                for w in words
+            )
+        ]
+    if architecture:
+        found = [i for i in found if architecture in (i.catalog.architectures or ())]
+    if operating_system:
+        found = [i for i in found if operating_system in (i.catalog.operating_systems or ())]
+    if sort == "name":
+        found.sort(key=lambda i: (i.name, i.alias))
+    elif sort == "created":
+        found.sort(key=lambda i: -i.created_at)
+    else:
+        found.sort(key=lambda i: -(i.pushed_at or 0.0))
+    at = _page(len(found), page, REPOSITORIES_PER_PAGE)
+    start = (at.number - 1) * REPOSITORIES_PER_PAGE
+    return SearchResult(found[start : start + REPOSITORIES_PER_PAGE], at)
+
+
+async def registry_account(core: Core, alias: str) -> str | None:
+    return await account_for_alias(core, alias)
+
+
+async def listing(core: Core, alias: str, name: str) -> Listing | None:
+    account = await account_for_alias(core, alias)
+    if account is None:
+        return None
+    async with core.meta.read() as tx:
+        found = await tx.listings(account_id=account, name=name)
+    return found[0] if found else None
+
+
+async def tags(core: Core, item: Listing, page: int) -> tuple[list[TagRow], Page]:
+    async with core.meta.read() as tx:
+        repository = await tx.get_repository(item.account_id, item.name)
+        if repository is None:
+            return [], _page(0, 1, TAGS_PER_PAGE)
+        at = _page(await tx.count_tags(repository.id), page, TAGS_PER_PAGE)
+        records = await tx.tags_by_push(
+            repository.id, (at.number - 1) * TAGS_PER_PAGE, TAGS_PER_PAGE
+        )
+        platforms = await tx.child_platforms([r.image.id for r in records])
+    rows = [
+        TagRow(
+            name=r.name,
+            digest=r.image.digest,
+            pushed_at=r.image.pushed_at,
+            size=r.image.size,
+            media_type=r.image.media_type,
+            artifact_type=r.image.artifact_type or r.image.config_media_type,
+            platforms=tuple(
+                "/".join(str(p[k]) for k in ("os", "architecture", "variant") if p.get(k))
+                for p in platforms.get(r.image.id, [])
+            ),
+        )
+        for r in records
+    ]
+    return rows, at
+
+
+async def pull_tag(core: Core, item: Listing) -> str | None:
+    """The tag a visitor most likely wants: `latest` if there is one, else the
+    most recently pushed."""
+    async with core.meta.read() as tx:
+        repository = await tx.get_repository(item.account_id, item.name)
+        if repository is None:
+            return None
+        if await tx.get_image_by_tag(repository.id, "latest") is not None:
+            return "latest"
+        newest = await tx.tags_by_push(repository.id, 0, 1)
+    return newest[0].name if newest else None
