@@ -146,6 +146,7 @@ def grace_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Seconds between online garbage collections (0: off).",
 )
 @grace_options
+@click.option("--access-log", is_flag=True, envvar="BERTH_ACCESS_LOG", help="Log every request.")
 @click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
 def serve(
     host: str,
@@ -163,6 +164,7 @@ def serve(
     gc_interval: float,
     gc_grace: float,
     upload_max_age: float,
+    access_log: bool,
     log_level: str,
 ) -> None:
     """Serve the ECR Public API, the /v2 registry and the token service."""
@@ -195,11 +197,13 @@ def serve(
         f"{workers} worker{'s' if workers > 1 else ''})",
     )
     if workers == 1:
-        _run(settings, False, log_level)
+        _run(settings, False, log_level, access_log)
         return
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_run, args=(settings, True, log_level), name=f"berth-worker-{i}")
+        context.Process(
+            target=_run, args=(settings, True, log_level, access_log), name=f"berth-worker-{i}"
+        )
         for i in range(workers)
     ]
     for process in processes:
@@ -223,7 +227,7 @@ def _logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
+def _run(settings: Settings, reuse_port: bool, log_level: str, access_log: bool) -> None:
     """Serve in this process until SIGINT/SIGTERM."""
     _logging(log_level)
     # The standard event loop, not uvloop: uvloop has no native sendfile (blob
@@ -234,7 +238,7 @@ def _run(settings: Settings, reuse_port: bool, log_level: str) -> None:
         port=settings.port,
         reuse_port=reuse_port,
         print=None,
-        access_log=None,
+        access_log=logging.getLogger("berth.access") if access_log else None,
     )
 
 
