@@ -3,18 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v skopeo >/dev/null 2>&1; then
+# Debian packages the integration and browser tests drive: skopeo, buildah, Chromium.
+missing=()
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver)
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq skopeo
-fi
-
-if ! command -v buildah >/dev/null 2>&1; then
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq buildah
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
