@@ -394,10 +394,9 @@ async def test_presigned_url(store: S3BlobStore) -> None:
     whole = await asyncio.to_thread(requests.get, url, timeout=30)
     assert whole.status_code == 200
     assert whole.content == data
-    # The client's own Range header applies; the range arguments change nothing.
-    ranged_url = await store.presigned_url(digest, expires_in=300, start=100, end=200)
+    # One URL serves every range: the client's own Range header applies.
     ranged = await asyncio.to_thread(
-        requests.get, ranged_url, headers={"Range": "bytes=100-199"}, timeout=30
+        requests.get, url, headers={"Range": "bytes=100-199"}, timeout=30
     )
     assert ranged.status_code == 206
     assert ranged.content == data[100:200]
