@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import multiprocessing
 import signal
@@ -191,18 +192,20 @@ def serve(
         asyncio.run(prepare(settings))
     except SchemaOutOfDate as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
+    announce = (
         f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
         f"metadata {settings.effective_metadata_url}, blobs {settings.effective_blobs_url}, "
-        f"{workers} worker{'s' if workers > 1 else ''})",
+        f"{workers} worker{'s' if workers > 1 else ''})"
     )
     if workers == 1:
-        _run(settings, False, log_level, access_log)
+        _run(settings, False, log_level, access_log, announce)
         return
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
-            target=_run, args=(settings, True, log_level, access_log), name=f"berth-worker-{i}"
+            target=_run,
+            args=(settings, True, log_level, access_log, announce if i == 0 else None),
+            name=f"berth-worker-{i}",
         )
         for i in range(workers)
     ]
@@ -227,19 +230,27 @@ def _logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _run(settings: Settings, reuse_port: bool, log_level: str, access_log: bool) -> None:
-    """Serve in this process until SIGINT/SIGTERM."""
+def _run(
+    settings: Settings, reuse_port: bool, log_level: str, access_log: bool, announce: str | None
+) -> None:
+    """Serve in this process until SIGINT/SIGTERM; `announce` is printed once the port is bound."""
     _logging(log_level)
     # The standard event loop, not uvloop: uvloop has no native sendfile (blob
     # pulls would not be zero-copy) and measured slower on blob pushes.
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=reuse_port,
-        print=None,
-        access_log=logging.getLogger("berth.access") if access_log else None,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            reuse_port=reuse_port,
+            print=(lambda _message: click.echo(announce)) if announce else None,
+            access_log=logging.getLogger("berth.access") if access_log else None,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        click.echo(f"Error: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.group()
