@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Listing
+from .model import Image, Listing, Registry
 from .registries import account_for_alias
 from .service import Core
 
@@ -15,6 +15,14 @@ from .service import Core
 ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
 OPERATING_SYSTEMS = ("Linux", "Windows")
 SORTS = ("pushed", "created", "name")
+# A container image's own config type says nothing a visitor needs; any other
+# config type (a Helm chart, a signature, an SBOM) is what the artifact is.
+_IMAGE_CONFIGS = frozenset(
+    {
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    }
+)
 REPOSITORIES_PER_PAGE = 24
 TAGS_PER_PAGE = 50
 
@@ -41,6 +49,13 @@ class TagRow:
     media_type: str
     artifact_type: str | None
     platforms: tuple[str, ...]  # os/architecture[/variant] of an index's children
+
+
+def _artifact_type(image: Image) -> str | None:
+    if image.artifact_type:
+        return image.artifact_type
+    config = image.config_media_type
+    return None if config is None or config in _IMAGE_CONFIGS else config
 
 
 def badges(values: tuple[str, ...] | None, allowed: tuple[str, ...]) -> list[str]:
@@ -89,8 +104,14 @@ async def search(
     return SearchResult(found[start : start + REPOSITORIES_PER_PAGE], at)
 
 
-async def registry_account(core: Core, alias: str) -> str | None:
-    return await account_for_alias(core, alias)
+async def registry(core: Core, alias: str) -> Registry | None:
+    """The registry an alias names; its display name shows even before it has a
+    public repository."""
+    account = await account_for_alias(core, alias)
+    if account is None:
+        return None
+    async with core.meta.read() as tx:
+        return await tx.get_registry(account)
 
 
 async def listing(core: Core, alias: str, name: str) -> Listing | None:
@@ -119,7 +140,7 @@ async def tags(core: Core, item: Listing, page: int) -> tuple[list[TagRow], Page
             pushed_at=r.image.pushed_at,
             size=r.image.size,
             media_type=r.image.media_type,
-            artifact_type=r.image.artifact_type or r.image.config_media_type,
+            artifact_type=_artifact_type(r.image),
             platforms=tuple(
                 "/".join(str(p[k]) for k in ("os", "architecture", "variant") if p.get(k))
                 for p in platforms.get(r.image.id, [])

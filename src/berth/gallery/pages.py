@@ -117,7 +117,8 @@ async def home(request: web.Request) -> web.Response:
     operating_system = _choice(query.get("os"), gallery.OPERATING_SYSTEMS)
     sort = _choice(query.get("sort"), gallery.SORTS) or "pushed"
     page = _int(query.get("page"))
-    searching = bool(text or architecture or operating_system or "sort" in query)
+    # Any search parameter, even an empty or unknown one, asks for results.
+    searching = any(key in query for key in ("q", "architecture", "os", "sort"))
     context: dict[str, Any] = {
         "q": text,
         "architecture": architecture,
@@ -144,14 +145,15 @@ async def home(request: web.Request) -> web.Response:
 async def registry_page(request: web.Request) -> web.Response:
     core = request.app[CORE]
     alias = request.match_info["alias"]
-    account = await gallery.registry_account(core, alias)
-    if account is None:
+    found = await gallery.registry(core, alias)
+    if found is None:
         return not_found(request, f"registry {alias}")
     result = await gallery.search(
-        core, sort="name", page=_int(request.query.get("page")), account_id=account
+        core, sort="name", page=_int(request.query.get("page")), account_id=found.account_id
     )
-    display_name = result.listings[0].display_name if result.listings else None
-    return _render(request, "registry.html", alias=alias, display_name=display_name, result=result)
+    return _render(
+        request, "registry.html", alias=alias, display_name=found.display_name, result=result
+    )
 
 
 @page

@@ -773,8 +773,16 @@ class Tx:
         ECR Public), with their primary alias and catalog data."""
         r, a, g = t.repositories, t.aliases, t.registries
         has_image = select(t.manifests.c.id).where(t.manifests.c.repository_id == r.c.id).exists()
+        # Named columns only: a listing never carries the policy or other private data.
+        columns = [
+            r.c[name]
+            for name in (
+                "account_id", "name", "created_at", "pushed_at", "description", "about_text",
+                "usage_text", "architectures", "operating_systems", "logo_digest",
+            )
+        ]  # fmt: skip
         query = (
-            select(r, a.c.name.label("alias"), g.c.display_name)
+            select(*columns, a.c.name.label("alias"), g.c.display_name)
             .join(a, (a.c.account_id == r.c.account_id) & a.c.is_primary)
             .join(g, g.c.account_id == r.c.account_id)
             .where(has_image)
