@@ -138,11 +138,12 @@ def test_repository_page(gallery_server: Server, content: Content):
     text = page(gallery_server, f"/gallery/{content.alias}/{content.app}")
     found = Elements(text)
     assert f"<h1>{content.app}</h1>" in text
+    assert text.count("<h1>") == 1  # the markdown's own headings sit below it
     logo = f"/logo/{images.sha256_digest(content.logo).split(':')[1]}.png"
     assert found.find("img", src=logo)
     # The pull command of the latest tag, with its copy button.
     command = f"docker pull {gallery_server.host}/{content.alias}/{content.app}:latest"
-    assert found.find("input", id="pull-command", value=command)
+    assert f'<code id="pull-command" aria-labelledby="pull-title">{command}</code>' in text
     assert found.find("button", **{"class": "copy", "data-copy": command})
     # About and Usage tabs, from the markdown.
     assert found.find("input", type="radio", id="tab-about")
@@ -162,7 +163,7 @@ def test_pull_command_uses_the_newest_tag_without_latest(gallery_server: Server,
     text = page(gallery_server, f"/gallery/{content.alias}/{content.cli}")
     newest = f"v1.{TAGS_IN_BULK - 1:03d}"
     command = f"docker pull {gallery_server.host}/{content.alias}/{content.cli}:{newest}"
-    assert Elements(text).find("input", id="pull-command", value=command)
+    assert f'aria-labelledby="pull-title">{command}</code>' in text
     # A plain image shows its media type, not an artifact type.
     assert images.OCI_MANIFEST in text
     assert images.OCI_CONFIG not in text
@@ -261,7 +262,7 @@ def test_hostile_catalog_text_is_escaped_everywhere(gallery_server: Server, cont
 def test_markdown_is_rendered_and_sanitised(gallery_server: Server, content: Content):
     text = page(gallery_server, f"/gallery/{content.alias}/{content.app}")
     about = text.split('id="panel-about"', 1)[1].split('id="panel-usage"', 1)[0]
-    assert "<h1>About &lt;b&gt;bold&lt;/b&gt;</h1>" in about
+    assert "<h2>About &lt;b&gt;bold&lt;/b&gt;</h2>" in about
     assert "<code>inline code</code>" in about
     link = '<a href="https://example.com/docs" rel="noopener noreferrer nofollow">safe link</a>'
     assert link in about
@@ -390,7 +391,7 @@ def test_catalog_edits_show_on_the_next_page_load(gallery_server: Server, conten
     )
     text = page(gallery_server, path)
     assert "second words" in text and "first words" not in text
-    assert "<h1>Fresh about</h1>" in text and "<p>Fresh usage</p>" in text
+    assert "<h2>Fresh about</h2>" in text and "<p>Fresh usage</p>" in text
     assert name in card_names(page(gallery_server, "/gallery", architecture="x86"))
     assert name in card_names(page(gallery_server, "/gallery", q="second"))
     ecr.put_registry_catalog_data(displayName="Renamed registry")
