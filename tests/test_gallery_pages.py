@@ -82,7 +82,9 @@ def card_names(text: str) -> list[str]:
 
 
 def tag_names(text: str) -> list[str]:
-    return [html.unescape(n) for n in re.findall(r'<td class="tag">([^<]*)</td>', text)]
+    return [
+        html.unescape(n) for n in re.findall(r'<td class="tag" data-label="Tag">([^<]*)</td>', text)
+    ]
 
 
 def assert_inert(text: str) -> None:

@@ -4,7 +4,9 @@ tags, uploads) is ever read here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .model import Image, Listing, Registry
 from .registries import account_for_alias
@@ -14,7 +16,6 @@ from .service import Core
 # other strings are stored and returned by the API but not shown.
 ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
 OPERATING_SYSTEMS = ("Linux", "Windows")
-SORTS = ("pushed", "created", "name")
 # A container image's own config type says nothing a visitor needs; any other
 # config type (a Helm chart, a signature, an SBOM) is what the artifact is.
 _IMAGE_CONFIGS = frozenset(
@@ -67,6 +68,22 @@ def _page(total: int, number: int, size: int) -> Page:
     return Page(min(max(number, 1), pages), pages, total)
 
 
+# Data over branches: each sort order is a key.
+_ORDERS: dict[str, Callable[[Listing], Any]] = {
+    "pushed": lambda i: (-(i.pushed_at or 0.0), i.name),
+    "created": lambda i: (-i.created_at, i.name),
+    "name": lambda i: (i.name, i.alias),
+}
+SORTS = tuple(_ORDERS)
+
+
+async def front_page(core: Core, size: int = 12) -> tuple[list[Listing], list[Listing]]:
+    """The home page's two lists, most recently pushed and newest, from one read."""
+    async with core.meta.read() as tx:
+        found = await tx.listings()
+    return sorted(found, key=_ORDERS["pushed"])[:size], sorted(found, key=_ORDERS["created"])[:size]
+
+
 async def search(
     core: Core,
     text: str = "",
@@ -93,12 +110,7 @@ async def search(
         found = [i for i in found if architecture in (i.catalog.architectures or ())]
     if operating_system:
         found = [i for i in found if operating_system in (i.catalog.operating_systems or ())]
-    if sort == "name":
-        found.sort(key=lambda i: (i.name, i.alias))
-    elif sort == "created":
-        found.sort(key=lambda i: -i.created_at)
-    else:
-        found.sort(key=lambda i: -(i.pushed_at or 0.0))
+    found.sort(key=_ORDERS[sort])
     at = _page(len(found), page, REPOSITORIES_PER_PAGE)
     start = (at.number - 1) * REPOSITORIES_PER_PAGE
     return SearchResult(found[start : start + REPOSITORIES_PER_PAGE], at)

@@ -136,8 +136,7 @@ async def home(request: web.Request) -> web.Response:
             page=page,
         )
     else:
-        context["pushed"] = (await gallery.search(core, sort="pushed")).listings[:12]
-        context["created"] = (await gallery.search(core, sort="created")).listings[:12]
+        context["pushed"], context["created"] = await gallery.front_page(core)
     return _render(request, "home.html", **context)
 
 
