@@ -16,6 +16,7 @@ from conftest import Server, start_server
 from support import images
 from support.ecr import push_image_via_api
 from support.gallery import (
+    ARTIFACT_TYPE,
     DISPLAY_NAME,
     HOSTILE_DESCRIPTION,
     POLICY_MARKER,
@@ -189,6 +190,14 @@ def test_tags_paginate_newest_first_each_tag_once(gallery_server: Server, conten
     assert tag_names(page(gallery_server, path, page="99")) == tag_names(second)
     assert tag_names(page(gallery_server, path, page="x")) == tag_names(first)
     assert tag_names(page(gallery_server, path, page="-3")) == tag_names(first)
+
+
+def test_an_artifact_shows_its_artifact_type(gallery_server: Server, content: Content):
+    text = page(gallery_server, f"/gallery/{content.other_alias}/{content.other}")
+    assert tag_names(text) == ["policy", "latest"]
+    row = text.split('data-label="Tag">policy</td>', 1)[1].split("</tr>", 1)[0]
+    assert f'<span class="artifact">{ARTIFACT_TYPE}</span>' in row
+    assert images.OCI_MANIFEST in row
 
 
 # --- search ----------------------------------------------------------------------------

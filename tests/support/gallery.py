@@ -35,6 +35,7 @@ DISPLAY_NAME = 'Acme <i>Tools</i> & "Co"'
 # Private data: must never appear on a public page.
 POLICY_MARKER = "PolicyMarker9f3c"
 RESOURCE_TAG_MARKER = "ResourceTagMarker7d1e"
+ARTIFACT_TYPE = "application/vnd.example.policy.v1"
 TAGS_IN_BULK = 60  # more than one page of the gallery's tag table
 
 
@@ -146,6 +147,20 @@ def populate(server: Any, prefix: str) -> Content:
         repositoryName=other, catalogData={"description": "the other registry's repository"}
     )
     push_image_via_api(other_ecr, other, images.oci_image(300, n_layers=1, layer_size=256))
+    # An OCI 1.1 artifact: its artifactType is what the tag table shows.
+    empty = images.Blob("application/vnd.oci.empty.v1+json", b"{}")
+    policy = images.Blob("application/vnd.example.policy.layer.v1", b"allow all")
+    upload_blobs(other_ecr, other, [empty, policy])
+    artifact = {
+        "schemaVersion": 2,
+        "mediaType": images.OCI_MANIFEST,
+        "artifactType": ARTIFACT_TYPE,
+        "config": empty.descriptor(),
+        "layers": [policy.descriptor()],
+    }
+    put_manifest(
+        other_ecr, other, images.dump_json(artifact), tag="policy", media_type=images.OCI_MANIFEST
+    )
     other_alias = other_ecr.describe_registries()["registries"][0]["aliases"][0]["name"]
     return Content(
         alias=server.alias,
