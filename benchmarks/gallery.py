@@ -2,6 +2,7 @@
 
     python benchmarks/gallery.py                    # SQLite, 10,000 tags, 15 runs
     python benchmarks/gallery.py --tags 2000 --runs 5
+    python benchmarks/gallery.py --tags 100 --repositories 2000
     python benchmarks/gallery.py --metadata-url postgresql://postgres@127.0.0.1:5432/bench
 
 Builds berth's own app in this process (no network between the timer and the
@@ -11,6 +12,8 @@ table's platform lookup has work), then times whole GETs of the gallery pages
 through aiohttp's test client: the first page of the tag table (the figure the
 issue asks for), a deep page, the home page and a search. Reports the median and
 the slowest of `--runs` timed requests after one warm-up request each.
+`--repositories N` adds N more public repositories (each with a 25,600-character
+about text) to time the home page and search over many.
 """
 
 from __future__ import annotations
@@ -102,6 +105,23 @@ async def fill(core, count: int) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - started
 
 
+async def more_repositories(core, count: int) -> float:  # type: ignore[no-untyped-def]
+    """`count` more public repositories of one image each, for the home page and search."""
+    started = time.perf_counter()
+    for n in range(count):
+        repository = await repositories.create_repository(
+            core,
+            core.settings.account_id,
+            f"bench/many-{n:05d}",
+            catalog={"description": f"repository number {n}", "about_text": "x" * 25_600},
+        )
+        config = {**await _blob(core, repository, b'{"n":%d}' % n), "mediaType": OCI_CONFIG}
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
+                           "layers": []}).encode()  # fmt: skip
+        await images.put_image(core, repository, body, media_type=OCI_MANIFEST, tag="latest")
+    return time.perf_counter() - started
+
+
 async def timed(client: TestClient, path: str, runs: int) -> tuple[float, float, int]:
     """Median and slowest seconds of `runs` GETs of `path`, after one warm-up."""
     first = await client.get(path)
@@ -121,6 +141,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--repositories", type=int, default=0, help="more repositories, each with a long about text"
+    )
     parser.add_argument("--metadata-url", help="default: SQLite in a temporary folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="berth-bench-gallery-") as tmp:
@@ -129,6 +152,9 @@ async def main() -> None:
         core = app[CORE]
         seconds = await fill(core, args.tags)
         print(f"filled {args.tags} tags in {seconds:.1f} s ({settings.effective_metadata_url})")
+        if args.repositories:
+            seconds = await more_repositories(core, args.repositories)
+            print(f"added {args.repositories} repositories in {seconds:.1f} s")
         alias = core.settings.alias
         pages = {
             "repository, first page of tags": f"/gallery/{alias}/{NAME}",

@@ -302,6 +302,7 @@ def test_security_headers_on_every_page(gallery_server: Server, content: Content
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
         assert directives["frame-ancestors"] == "'none'"
         assert directives["base-uri"] == "'none'"
+        assert directives["img-src"] == "'self' https:"  # logos here, badges in markdown
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -28,7 +28,7 @@ _TEMPLATES = jinja2.Environment(
 # Pages carry no inline script or style, so the policy can be strict.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
