@@ -4,9 +4,11 @@ tags, uploads) is ever read here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from .model import Listing
+from .model import Image, Listing, Registry
 from .registries import account_for_alias
 from .service import Core
 
@@ -14,7 +16,14 @@ from .service import Core
 # other strings are stored and returned by the API but not shown.
 ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
 OPERATING_SYSTEMS = ("Linux", "Windows")
-SORTS = ("pushed", "created", "name")
+# A container image's own config type says nothing a visitor needs; any other
+# config type (a Helm chart, a signature, an SBOM) is what the artifact is.
+_IMAGE_CONFIGS = frozenset(
+    {
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    }
+)
 REPOSITORIES_PER_PAGE = 24
 TAGS_PER_PAGE = 50
 
@@ -43,6 +52,13 @@ class TagRow:
     platforms: tuple[str, ...]  # os/architecture[/variant] of an index's children
 
 
+def _artifact_type(image: Image) -> str | None:
+    if image.artifact_type:
+        return image.artifact_type
+    config = image.config_media_type
+    return None if config is None or config in _IMAGE_CONFIGS else config
+
+
 def badges(values: tuple[str, ...] | None, allowed: tuple[str, ...]) -> list[str]:
     return [v for v in (values or ()) if v in allowed]
 
@@ -50,6 +66,22 @@ def badges(values: tuple[str, ...] | None, allowed: tuple[str, ...]) -> list[str
 def _page(total: int, number: int, size: int) -> Page:
     pages = max(1, -(-total // size))
     return Page(min(max(number, 1), pages), pages, total)
+
+
+# Data over branches: each sort order is a key.
+_ORDERS: dict[str, Callable[[Listing], Any]] = {
+    "pushed": lambda i: (-(i.pushed_at or 0.0), i.name),
+    "created": lambda i: (-i.created_at, i.name),
+    "name": lambda i: (i.name, i.alias),
+}
+SORTS = tuple(_ORDERS)
+
+
+async def front_page(core: Core, size: int = 12) -> tuple[list[Listing], list[Listing]]:
+    """The home page's two lists, most recently pushed and newest, from one read."""
+    async with core.meta.read() as tx:
+        found = await tx.listings()
+    return sorted(found, key=_ORDERS["pushed"])[:size], sorted(found, key=_ORDERS["created"])[:size]
 
 
 async def search(
@@ -78,19 +110,20 @@ async def search(
         found = [i for i in found if architecture in (i.catalog.architectures or ())]
     if operating_system:
         found = [i for i in found if operating_system in (i.catalog.operating_systems or ())]
-    if sort == "name":
-        found.sort(key=lambda i: (i.name, i.alias))
-    elif sort == "created":
-        found.sort(key=lambda i: -i.created_at)
-    else:
-        found.sort(key=lambda i: -(i.pushed_at or 0.0))
+    found.sort(key=_ORDERS[sort])
     at = _page(len(found), page, REPOSITORIES_PER_PAGE)
     start = (at.number - 1) * REPOSITORIES_PER_PAGE
     return SearchResult(found[start : start + REPOSITORIES_PER_PAGE], at)
 
 
-async def registry_account(core: Core, alias: str) -> str | None:
-    return await account_for_alias(core, alias)
+async def registry(core: Core, alias: str) -> Registry | None:
+    """The registry an alias names; its display name shows even before it has a
+    public repository."""
+    account = await account_for_alias(core, alias)
+    if account is None:
+        return None
+    async with core.meta.read() as tx:
+        return await tx.get_registry(account)
 
 
 async def listing(core: Core, alias: str, name: str) -> Listing | None:
@@ -119,7 +152,7 @@ async def tags(core: Core, item: Listing, page: int) -> tuple[list[TagRow], Page
             pushed_at=r.image.pushed_at,
             size=r.image.size,
             media_type=r.image.media_type,
-            artifact_type=r.image.artifact_type or r.image.config_media_type,
+            artifact_type=_artifact_type(r.image),
             platforms=tuple(
                 "/".join(str(p[k]) for k in ("os", "architecture", "variant") if p.get(k))
                 for p in platforms.get(r.image.id, [])

@@ -1,6 +1,6 @@
 """User-written markdown (aboutText, usageText) to safe HTML.
 
-CommonMark with raw HTML off, then sanitised with nh3 as a second line of
+CommonMark with raw HTML off, headings one level down, then sanitised with nh3 as a second line of
 defence: no scripts, no event handlers, no javascript: or data: URLs.
 """
 
@@ -17,11 +17,21 @@ _TAGS = {
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}}
 
 
+def _demoted(text: str) -> str:
+    """HTML with every heading one level down: the page's one <h1> is the
+    repository's name, so the publisher's `# Title` becomes an <h2>."""
+    tokens = _MARKDOWN.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    return str(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+
+
 def render(text: str | None) -> str:
     if not text:
         return ""
     return nh3.clean(
-        _MARKDOWN.render(text),
+        _demoted(text),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

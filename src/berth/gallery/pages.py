@@ -28,7 +28,7 @@ _TEMPLATES = jinja2.Environment(
 # Pages carry no inline script or style, so the policy can be strict.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -117,7 +117,8 @@ async def home(request: web.Request) -> web.Response:
     operating_system = _choice(query.get("os"), gallery.OPERATING_SYSTEMS)
     sort = _choice(query.get("sort"), gallery.SORTS) or "pushed"
     page = _int(query.get("page"))
-    searching = bool(text or architecture or operating_system or "sort" in query)
+    # Any search parameter, even an empty or unknown one, asks for results.
+    searching = any(key in query for key in ("q", "architecture", "os", "sort"))
     context: dict[str, Any] = {
         "q": text,
         "architecture": architecture,
@@ -135,8 +136,7 @@ async def home(request: web.Request) -> web.Response:
             page=page,
         )
     else:
-        context["pushed"] = (await gallery.search(core, sort="pushed")).listings[:12]
-        context["created"] = (await gallery.search(core, sort="created")).listings[:12]
+        context["pushed"], context["created"] = await gallery.front_page(core)
     return _render(request, "home.html", **context)
 
 
@@ -144,14 +144,15 @@ async def home(request: web.Request) -> web.Response:
 async def registry_page(request: web.Request) -> web.Response:
     core = request.app[CORE]
     alias = request.match_info["alias"]
-    account = await gallery.registry_account(core, alias)
-    if account is None:
+    found = await gallery.registry(core, alias)
+    if found is None:
         return not_found(request, f"registry {alias}")
     result = await gallery.search(
-        core, sort="name", page=_int(request.query.get("page")), account_id=account
+        core, sort="name", page=_int(request.query.get("page")), account_id=found.account_id
     )
-    display_name = result.listings[0].display_name if result.listings else None
-    return _render(request, "registry.html", alias=alias, display_name=display_name, result=result)
+    return _render(
+        request, "registry.html", alias=alias, display_name=found.display_name, result=result
+    )
 
 
 @page

@@ -6,8 +6,16 @@ document.addEventListener("click", async (event) => {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
+    // No clipboard API (an insecure origin): select the command and copy that.
     const field = document.getElementById("pull-command");
-    if (field) { field.select(); document.execCommand("copy"); }
+    if (field) {
+      const range = document.createRange();
+      range.selectNodeContents(field);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      document.execCommand("copy");
+    }
   }
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = "Copy"; }, 2000);

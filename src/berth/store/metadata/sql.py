@@ -773,8 +773,15 @@ class Tx:
         ECR Public), with their primary alias and catalog data."""
         r, a, g = t.repositories, t.aliases, t.registries
         has_image = select(t.manifests.c.id).where(t.manifests.c.repository_id == r.c.id).exists()
+        # Named columns only: a listing never carries the policy or other private data.
+        # The about and usage texts (25,600 characters each at most) are read only
+        # for one repository's own page, never for a list of thousands.
+        fields = ["account_id", "name", "created_at", "pushed_at", "description"]
+        fields += ["architectures", "operating_systems", "logo_digest"]
+        if name is not None:
+            fields += ["about_text", "usage_text"]
         query = (
-            select(r, a.c.name.label("alias"), g.c.display_name)
+            select(*(r.c[f] for f in fields), a.c.name.label("alias"), g.c.display_name)
             .join(a, (a.c.account_id == r.c.account_id) & a.c.is_primary)
             .join(g, g.c.account_id == r.c.account_id)
             .where(has_image)
@@ -793,8 +800,8 @@ class Tx:
                 pushed_at=row.pushed_at,
                 catalog=CatalogData(
                     description=row.description,
-                    about_text=row.about_text,
-                    usage_text=row.usage_text,
+                    about_text=row.about_text if name is not None else None,
+                    usage_text=row.usage_text if name is not None else None,
                     architectures=None if row.architectures is None else tuple(row.architectures),
                     operating_systems=None
                     if row.operating_systems is None
