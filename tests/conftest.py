@@ -164,9 +164,14 @@ def repository(server: Server) -> str:
 
 
 def aws(
-    server: Server, *args: str, region: str = "us-east-1", input: str | None = None
+    server: Server,
+    *args: str,
+    region: str = "us-east-1",
+    input: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real aws CLI against the server; never raises on exit codes."""
+    """Run the real aws CLI against the server (as CLIENT_ENV, updated by `env`);
+    never raises on exit codes. aws-cli v1 exits 255 on a service error."""
     return subprocess.run(
         [
             "aws",
@@ -182,6 +187,6 @@ def aws(
         capture_output=True,
         text=True,
         input=input,
-        env={**os.environ, **CLIENT_ENV},
+        env={**os.environ, **CLIENT_ENV, **(env or {})},
         timeout=120,
     )

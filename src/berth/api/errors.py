@@ -68,6 +68,11 @@ _TABLE: dict[type[Exception], Callable[[Any], AwsError]] = {
     e.InvalidPolicy: lambda err: invalid_parameter(
         "PolicyText", "Invalid repository policy provided"
     ),
+    e.PolicyLocksOut: lambda err: invalid_parameter(
+        "PolicyText",
+        "The repository policy you provided would prevent you from setting another "
+        "repository policy in the future. To set this policy anyway, use the force parameter.",
+    ),
     e.PolicyNotFound: lambda err: AwsError(
         "RepositoryPolicyNotFoundException",
         f"Repository policy does not exist for the repository with name '{err.name}' "

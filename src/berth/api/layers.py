@@ -70,7 +70,14 @@ async def upload_layer_part(call: Call) -> dict[str, Any]:
                 f"The layer part size {len(data)} does not match the byte range "
                 f"{first}-{last} given for it.",
             )
-        upload = await uploads.append(call.core, repo, upload_id, _one(data), first_byte=first)
+        upload = await uploads.append(
+            call.core,
+            repo,
+            upload_id,
+            _one(data),
+            first_byte=first,
+            max_parts=call.core.settings.limits.parts_per_upload,
+        )
     except UploadNotFound as exc:
         raise _upload_not_found(repo, upload_id) from exc
     except UploadRangeInvalid as exc:

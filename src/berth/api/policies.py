@@ -15,10 +15,12 @@ def _answer(repo: Repository, text: str) -> dict[str, Any]:
 
 
 async def set_repository_policy(call: Call) -> dict[str, Any]:
-    # `force` guards AWS's lock-out check; berth stores any valid policy, so
-    # the flag is accepted and changes nothing.
     repo = await repository_for(call, write=True)
-    return _answer(repo, await policies.set_policy(call.core, repo, call.params["policyText"]))
+    setter = (call.principal.account_id, call.principal.arn)
+    text = await policies.set_policy(
+        call.core, repo, call.params["policyText"], setter, call.params.get("force", False)
+    )
+    return _answer(repo, text)
 
 
 async def get_repository_policy(call: Call) -> dict[str, Any]:

@@ -166,6 +166,13 @@ class InvalidPolicy(BerthError):
 
 
 @dataclass
+class PolicyLocksOut(BerthError):
+    """The policy would deny its setter SetRepositoryPolicy; needs `force`."""
+
+    name: str
+
+
+@dataclass
 class PolicyNotFound(BerthError):
     account_id: str
     name: str

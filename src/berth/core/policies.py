@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from . import jsontext
-from .errors import InvalidPolicy, PolicyNotFound
+from .errors import InvalidPolicy, PolicyLocksOut, PolicyNotFound
 from .model import Repository
 from .service import Core
 
@@ -95,8 +95,19 @@ def validate_policy(text: str) -> list[dict[str, Any]]:
     return statements
 
 
-async def set_policy(core: Core, repository: Repository, text: str) -> str:
+async def set_policy(
+    core: Core,
+    repository: Repository,
+    text: str,
+    setter: tuple[str, str],
+    force: bool = False,
+) -> str:
+    """Store `text` verbatim. As AWS does, a policy that would deny its setter
+    (account id, principal ARN) a later SetRepositoryPolicy needs `force`."""
     validate_policy(text)
+    resource = f"arn:aws:ecr-public::{repository.account_id}:repository/{repository.name}"
+    if not force and evaluate(text, *setter, "SetRepositoryPolicy", resource) == "Deny":
+        raise PolicyLocksOut(repository.name)
     async with core.meta.write() as tx:
         await tx.set_policy(repository.id, text)
     return text

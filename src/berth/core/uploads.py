@@ -17,6 +17,7 @@ from . import digests
 from .errors import (
     BlobAlreadyExists,
     DigestMismatch,
+    LimitExceeded,
     UploadEmpty,
     UploadNotFound,
     UploadPartTooSmall,
@@ -124,10 +125,14 @@ async def append(
     upload_id: str,
     chunks: AsyncIterable[bytes],
     first_byte: int | None = None,
+    max_parts: int | None = None,
 ) -> Upload:
-    """Add bytes to an upload; `first_byte`, when given, must be where it stands."""
+    """Add bytes to an upload; `first_byte`, when given, must be where it
+    stands, and `max_parts` caps how many parts the upload may have."""
     async with _lock(upload_id):
         upload = await get_upload(core, repository, upload_id)
+        if max_parts is not None and upload.parts >= max_parts:
+            raise LimitExceeded("layer parts per upload", max_parts)
         return await _append(core, upload, chunks, first_byte)
 
 
