@@ -7,6 +7,23 @@ from .model import BlobLink, Repository
 from .service import Core, now
 
 
+async def keep_for_push(core: Core, repository: Repository, digest_list: list[str]) -> set[str]:
+    """A client that finds a blob present will reuse it in a manifest instead
+    of pushing it again: restart the grace period of any link older than half
+    of it, so garbage collection cannot take the blob between the check and
+    the manifest. Returns the digests collected before the refresh got there."""
+    stamp = now()
+    async with core.meta.read() as tx:
+        old = await tx.old_links(repository.id, digest_list, stamp - core.settings.gc_grace / 2)
+    if not old:
+        return set()
+    async with core.meta.write() as tx:
+        # The update waits for a collection holding the row; what it deleted stays gone.
+        await tx.refresh_links(repository.id, old, stamp)
+        kept = await tx.get_linked_blobs(repository.id, old)
+    return set(old) - set(kept)
+
+
 async def stat_blob(core: Core, repository: Repository, digest: str) -> BlobLink:
     async with core.meta.read() as tx:
         found = await tx.get_linked_blobs(repository.id, [digest])
@@ -19,7 +36,10 @@ async def check_blobs(
     core: Core, repository: Repository, digest_list: list[str]
 ) -> dict[str, BlobLink]:
     async with core.meta.read() as tx:
-        return await tx.get_linked_blobs(repository.id, digest_list)
+        found = await tx.get_linked_blobs(repository.id, digest_list)
+    for digest in await keep_for_push(core, repository, list(found)):
+        del found[digest]
+    return found
 
 
 async def mount_blob(
@@ -28,6 +48,7 @@ async def mount_blob(
     """Link a blob another repository holds into this one; True only if linked."""
     async with core.meta.write() as tx:
         if await tx.get_linked_blobs(repository.id, [digest]):
+            await tx.refresh_links(repository.id, [digest], now())  # reused: see keep_for_push
             return True
         if await tx.lock_blob(digest) is None:  # held against GC until linked
             return False

@@ -120,6 +120,9 @@ def _headers(digest: str) -> dict[str, str]:
 
 async def head_blob(target: Target) -> web.StreamResponse:
     size = await _size(target)
+    # Pushing clients HEAD a blob to skip sending it again.
+    if await blobs.keep_for_push(target.core, await target.repository(), [target.argument]):
+        raise BlobNotFound(target.argument)
     return BlobResponse(target, target.argument, 0, size, 200, _headers(target.argument))
 
 

@@ -412,6 +412,34 @@ class Tx:
         rows = await self.conn.execute(query)
         return {r.digest: BlobLink(r.digest, int(r.size), r.media_type) for r in rows}
 
+    async def old_links(
+        self, repository_id: int, digests: Iterable[str], before: float
+    ) -> list[str]:
+        """The digests among `digests` linked into the repository before `before`."""
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return []
+        rb = t.repository_blobs
+        rows = await self.conn.execute(
+            select(rb.c.digest).where(
+                rb.c.repository_id == repository_id,
+                rb.c.digest.in_(wanted),
+                rb.c.created_at < before,
+            )
+        )
+        return [r.digest for r in rows]
+
+    async def refresh_links(self, repository_id: int, digests: Iterable[str], now: float) -> None:
+        """Restart the grace period of links (a push is about to reuse them)."""
+        wanted = list(dict.fromkeys(digests))
+        if wanted:
+            rb = t.repository_blobs
+            await self.conn.execute(
+                update(rb)
+                .where(rb.c.repository_id == repository_id, rb.c.digest.in_(wanted))
+                .values(created_at=now)
+            )
+
     # garbage collection ----------------------------------------------------
     # Candidates are found without locks; each is then locked and checked
     # again in a fresh statement before anything is deleted, so a push that
