@@ -108,25 +108,6 @@ def test_unreferenced_blob_freed_after_grace_never_before(online: Deployment) ->
     assert session.get(f"blobs/{digest}").status_code == 404
 
 
-def test_images_keep_their_blobs(online: Deployment) -> None:
-    server = online.server
-    tagged = images.oci_image(7102, n_layers=2)
-    untagged = images.oci_image(7103, n_layers=1)
-    _push(server, "gc/kept", tagged, "v1")
-    answer = Session(server, "gc/kept", server.creds()).push_image(untagged)
-    assert answer.status_code == 201, answer.text
-    time.sleep(GRACE + 2)
-    # An untagged manifest is an image too (ECR lists it), so it and its blobs stay.
-    held = online.stored
-    for blob in [*tagged.blobs, *untagged.blobs]:
-        assert held.get(blob.digest) == blob.size
-    digests = {
-        d["imageDigest"]
-        for d in server.ecr().describe_images(repositoryName="gc/kept")["imageDetails"]
-    }
-    assert digests == {tagged.digest, untagged.digest}
-
-
 def test_deleting_images_and_repositories_frees_bytes_nothing_else_uses(
     online: Deployment, tmp_path: Path
 ) -> None:
@@ -137,6 +118,13 @@ def test_deleting_images_and_repositories_frees_bytes_nothing_else_uses(
     _push(server, "gc/second", shared, "both")
     session = Session(server, "gc/first", server.creds())
     assert session.push_image(own, "own").status_code == 201
+    # Untagged manifests are images too (ECR lists them): they and their blobs stay.
+    tagged = images.oci_image(7102, n_layers=2)
+    untagged = images.oci_image(7103, n_layers=1)
+    _push(server, "gc/kept", tagged, "v1")
+    answer = Session(server, "gc/kept", server.creds()).push_image(untagged)
+    assert answer.status_code == 201, answer.text
+
     ecr = server.ecr()
     ecr.batch_delete_image(
         repositoryName="gc/first", imageIds=[{"imageTag": "own"}, {"imageTag": "both"}]
@@ -144,8 +132,10 @@ def test_deleting_images_and_repositories_frees_bytes_nothing_else_uses(
     _wait_until(lambda: not any(b.digest in online.stored for b in own.blobs))
     time.sleep(1.5)  # a few more collections: what the second repository uses stays
     held = online.stored
-    for blob in shared.blobs:
+    for blob in [*shared.blobs, *tagged.blobs, *untagged.blobs]:
         assert held.get(blob.digest) == blob.size
+    kept = ecr.describe_images(repositoryName="gc/kept")["imageDetails"]
+    assert {d["imageDigest"] for d in kept} == {tagged.digest, untagged.digest}
     pull(server.ref("gc/second", "both"), tmp_path / "pulled", shared)
     assert_pulled(tmp_path / "pulled", shared)
 
@@ -197,9 +187,23 @@ def test_push_reusing_a_blob_while_gc_runs_ends_pullable(
     ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": "v2"}])
     time.sleep(CLI_GRACE + 0.2)
     found = ecr.batch_check_layer_availability(
-        repositoryName=repository, layerDigests=[b.digest for b in reused.blobs]
+        repositoryName=repository, layerDigests=[layer.digest]
     )
-    assert [x["layerAvailability"] for x in found["layers"]] == ["AVAILABLE"] * 2
+    assert [x["layerAvailability"] for x in found["layers"]] == ["AVAILABLE"]
+    # And a client that uploads the config again hears it exists, and reuses it.
+    upload_id = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+    config = reused.config.data
+    ecr.upload_layer_part(
+        repositoryName=repository,
+        uploadId=upload_id,
+        partFirstByte=0,
+        partLastByte=len(config) - 1,
+        layerPartBlob=config,
+    )
+    with pytest.raises(ecr.exceptions.LayerAlreadyExistsException):
+        ecr.complete_layer_upload(
+            repositoryName=repository, uploadId=upload_id, layerDigests=[reused.config.digest]
+        )
     assert manual.berth("gc", "--gc-grace", grace).returncode == 0
     answer = session.push_manifest(reused.manifest, reused.media_type, "final")
     assert answer.status_code == 201, answer.text

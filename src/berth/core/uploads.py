@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from . import digests
+from . import blobs, digests
 from .errors import (
     BlobAlreadyExists,
     DigestMismatch,
@@ -175,8 +175,11 @@ async def complete(
             raise DigestMismatch(candidates[0] if candidates else "", computed)
         if refuse_existing:
             async with core.meta.read() as tx:
-                if await tx.get_linked_blobs(repository.id, [matched]):
-                    raise BlobAlreadyExists(matched)
+                linked = await tx.get_linked_blobs(repository.id, [matched])
+            # The client will reuse the linked blob: hold it as a HEAD would, and
+            # link it again below if garbage collection got there first.
+            if linked and not await blobs.keep_for_push(core, repository, [matched]):
+                raise BlobAlreadyExists(matched)
         async with core.meta.write() as tx:
             # Under the blob's row lock, so garbage collection can never delete
             # these bytes between their arrival and the link that keeps them.
