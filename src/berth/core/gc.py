@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import uploads
 from .service import Core, now
 
 BATCH = 500
@@ -57,7 +58,7 @@ async def collect(
                 if not await tx.delete_upload(upload_id):
                     continue
             await core.blobs.abort(upload_id)
-            core.hashers.pop(upload_id, None)
+            uploads.forget(core, upload_id)
             report.uploads_purged += 1
             progress("uploads", 1)
 

@@ -34,6 +34,14 @@ def _lock(upload_id: str) -> asyncio.Lock:
     return _locks.setdefault(upload_id, asyncio.Lock())
 
 
+def forget(core: Core, upload_id: str) -> None:
+    """Drop this process's cache for an upload that is gone (purged or deleted)."""
+    core.hashers.pop(upload_id, None)
+    lock = _locks.get(upload_id)
+    if lock is not None and not lock.locked():
+        del _locks[upload_id]
+
+
 async def start_upload(
     core: Core, repository: Repository, algorithm: str = digests.DEFAULT_ALGORITHM
 ) -> Upload:
