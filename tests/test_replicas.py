@@ -270,3 +270,29 @@ def test_kill_9_mid_push_then_finish_on_the_other_replica(cluster: Cluster, tmp_
             assert_pulled(dest, item)
     checked = berth(cluster.store, cluster.root / "a", "fsck")
     assert checked.returncode == 0, checked.stdout
+
+
+def test_concurrent_tags_of_one_image_from_both_replicas_are_all_kept(cluster: Cluster) -> None:
+    item = images.oci_image(7340, n_layers=1, layer_size=10_000)
+    tokens = [_push_token(cluster.a), _push_token(cluster.b)]
+    assert Alternating([cluster.a, cluster.b], tokens[0]).push_image(item, "t0").status_code == 201
+
+    def tag(i: int) -> int:
+        replica = (cluster.a, cluster.b)[i % 2]
+        return (
+            Alternating([replica], tokens[i % 2])
+            .request(
+                "PUT",
+                f"/v2/{NAME}/manifests/t{i}",
+                data=item.manifest,
+                headers={"Content-Type": item.media_type},
+            )
+            .status_code
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(tag, range(1, 13))) == [201] * 12
+    details = cluster.a.ecr().describe_images(
+        repositoryName=REPOSITORY, imageIds=[{"imageDigest": item.digest}]
+    )["imageDetails"]
+    assert sorted(details[0]["imageTags"]) == sorted(f"t{i}" for i in range(13))
