@@ -12,16 +12,35 @@ async def keep_for_push(core: Core, repository: Repository, digest_list: list[st
     of pushing it again: restart the grace period of any link older than half
     of it, so garbage collection cannot take the blob between the check and
     the manifest. Returns the digests collected before the refresh got there."""
-    stamp = now()
     async with core.meta.read() as tx:
-        old = await tx.old_links(repository.id, digest_list, stamp - core.settings.gc_grace / 2)
+        old = await tx.old_links(repository.id, digest_list, _refresh_before(core))
+    return await _refresh(core, repository.id, old)
+
+
+def _refresh_before(core: Core) -> float:
+    return now() - core.settings.gc_grace / 2
+
+
+async def _refresh(core: Core, repository_id: int, old: list[str]) -> set[str]:
     if not old:
         return set()
     async with core.meta.write() as tx:
         # The update waits for a collection holding the row; what it deleted stays gone.
-        await tx.refresh_links(repository.id, old, stamp)
-        kept = await tx.get_linked_blobs(repository.id, old)
+        await tx.refresh_links(repository_id, old, now())
+        kept = await tx.get_linked_blobs(repository_id, old)
     return set(old) - set(kept)
+
+
+async def head_size(core: Core, account_id: str, name: str, digest: str) -> int | None:
+    """`pull_size` for a HEAD, which is how pushing clients decide to skip a
+    blob: the link is held as in `keep_for_push`, in one query when it is fresh."""
+    found = await core.meta.pull_link(account_id, name, digest)
+    if found is None:
+        return None
+    size, repository_id, linked_at = found
+    if linked_at < _refresh_before(core) and await _refresh(core, repository_id, [digest]):
+        return None
+    return size
 
 
 async def stat_blob(core: Core, repository: Repository, digest: str) -> BlobLink:

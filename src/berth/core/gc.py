@@ -6,8 +6,9 @@ blob goes once no repository links it and it is older than the grace
 period. Every deletion re-checks its condition under the row lock that
 uploads, mounts and manifest pushes take too, so GC and a push that reuses
 a blob never interleave; and a push that finds a blob present restarts its
-link's grace period (blobs.keep_for_push), so the blob outlives the push. Manifests are images and are only ever deleted on
-request (BatchDeleteImage, DELETE on /v2, DeleteRepository).
+link's grace period (blobs.keep_for_push), so the blob outlives the push.
+Manifests are images and are only ever deleted on request (BatchDeleteImage,
+DELETE on /v2, DeleteRepository).
 """
 
 from __future__ import annotations

@@ -930,7 +930,7 @@ def _pull_manifest_query(by_tag: bool) -> Any:
 _PULL_BY_TAG = _pull_manifest_query(by_tag=True)
 _PULL_BY_DIGEST = _pull_manifest_query(by_tag=False)
 _PULL_BLOB = (
-    select(t.blobs.c.size)
+    select(t.blobs.c.size, t.repository_blobs.c.repository_id, t.repository_blobs.c.created_at)
     .join(t.repository_blobs, t.repository_blobs.c.digest == t.blobs.c.digest)
     .join(t.repositories, t.repositories.c.id == t.repository_blobs.c.repository_id)
     .where(
@@ -968,8 +968,17 @@ class MetadataStore:
 
     async def pull_blob(self, account_id: str, name: str, digest: str) -> int | None:
         """The size of a blob linked into the repository, or None."""
+        found = await self.pull_link(account_id, name, digest)
+        return None if found is None else found[0]
+
+    async def pull_link(
+        self, account_id: str, name: str, digest: str
+    ) -> tuple[int, int, float] | None:
+        """(size, repository id, linked at) of a blob linked into the repository."""
         row = await self._hot(_PULL_BLOB, {"account": account_id, "name": name, "ref": digest})
-        return None if row is None else int(row.size)
+        return (
+            None if row is None else (int(row.size), int(row.repository_id), float(row.created_at))
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
