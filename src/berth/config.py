@@ -46,4 +46,5 @@ class Settings:
             alias=self.alias,
             public_url=self.effective_public_url,
             redirect_blobs=self.redirect_blobs,
+            gc_grace=self.gc_grace,
         )

@@ -7,6 +7,42 @@ from .model import BlobLink, Repository
 from .service import Core, now
 
 
+async def keep_for_push(core: Core, repository: Repository, digest_list: list[str]) -> set[str]:
+    """A client that finds a blob present will reuse it in a manifest instead
+    of pushing it again: restart the grace period of any link older than half
+    of it, so garbage collection cannot take the blob between the check and
+    the manifest. Returns the digests collected before the refresh got there."""
+    async with core.meta.read() as tx:
+        old = await tx.old_links(repository.id, digest_list, _refresh_before(core))
+    return await _refresh(core, repository.id, old)
+
+
+def _refresh_before(core: Core) -> float:
+    return now() - core.settings.gc_grace / 2
+
+
+async def _refresh(core: Core, repository_id: int, old: list[str]) -> set[str]:
+    if not old:
+        return set()
+    async with core.meta.write() as tx:
+        # The update waits for a collection holding the row; what it deleted stays gone.
+        await tx.refresh_links(repository_id, old, now())
+        kept = await tx.get_linked_blobs(repository_id, old)
+    return set(old) - set(kept)
+
+
+async def head_size(core: Core, account_id: str, name: str, digest: str) -> int | None:
+    """`pull_size` for a HEAD, which is how pushing clients decide to skip a
+    blob: the link is held as in `keep_for_push`, in one query when it is fresh."""
+    found = await core.meta.pull_link(account_id, name, digest)
+    if found is None:
+        return None
+    size, repository_id, linked_at = found
+    if linked_at < _refresh_before(core) and await _refresh(core, repository_id, [digest]):
+        return None
+    return size
+
+
 async def stat_blob(core: Core, repository: Repository, digest: str) -> BlobLink:
     async with core.meta.read() as tx:
         found = await tx.get_linked_blobs(repository.id, [digest])
@@ -19,7 +55,10 @@ async def check_blobs(
     core: Core, repository: Repository, digest_list: list[str]
 ) -> dict[str, BlobLink]:
     async with core.meta.read() as tx:
-        return await tx.get_linked_blobs(repository.id, digest_list)
+        found = await tx.get_linked_blobs(repository.id, digest_list)
+    for digest in await keep_for_push(core, repository, list(found)):
+        del found[digest]
+    return found
 
 
 async def mount_blob(
@@ -28,6 +67,7 @@ async def mount_blob(
     """Link a blob another repository holds into this one; True only if linked."""
     async with core.meta.write() as tx:
         if await tx.get_linked_blobs(repository.id, [digest]):
+            await tx.refresh_links(repository.id, [digest], now())  # reused: see keep_for_push
             return True
         if await tx.lock_blob(digest) is None:  # held against GC until linked
             return False

@@ -5,8 +5,10 @@ than the grace period and no manifest of that repository references it; a
 blob goes once no repository links it and it is older than the grace
 period. Every deletion re-checks its condition under the row lock that
 uploads, mounts and manifest pushes take too, so GC and a push that reuses
-a blob never interleave. Manifests are images and are only ever deleted on
-request (BatchDeleteImage, DELETE on /v2, DeleteRepository).
+a blob never interleave; and a push that finds a blob present restarts its
+link's grace period (blobs.keep_for_push), so the blob outlives the push.
+Manifests are images and are only ever deleted on request (BatchDeleteImage,
+DELETE on /v2, DeleteRepository).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import uploads
 from .service import Core, now
 
 BATCH = 500
@@ -57,7 +60,7 @@ async def collect(
                 if not await tx.delete_upload(upload_id):
                     continue
             await core.blobs.abort(upload_id)
-            core.hashers.pop(upload_id, None)
+            uploads.forget(core, upload_id)
             report.uploads_purged += 1
             progress("uploads", 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import digests, resource_tags
+from . import digests, resource_tags, uploads
 from .catalog import check_logo
 from .errors import LimitExceeded, RepositoryAlreadyExists, RepositoryNotEmpty, RepositoryNotFound
 from .model import CatalogData, Repository
@@ -92,6 +92,6 @@ async def delete_repository(core: Core, account_id: str, name: str, force: bool)
         upload_ids = await tx.upload_ids(repository.id)
         await tx.delete_repository(repository.id)
     for upload_id in upload_ids:
-        core.hashers.pop(upload_id, None)
+        uploads.forget(core, upload_id)
         await core.blobs.abort(upload_id)
     return repository

@@ -32,6 +32,7 @@ class CoreSettings:
     part_size: int = 10 * 1024 * 1024  # InitiateLayerUpload's advertised partSize
     redirect_blobs: bool = False  # answer blob GETs with a 307 to the store's own URL
     redirect_ttl: int = 600
+    gc_grace: float = 3600.0  # nothing younger than this is ever collected
     limits: Limits = field(default_factory=lambda: Limits())
 
     @property

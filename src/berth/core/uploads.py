@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from . import digests
+from . import blobs, digests
 from .errors import (
     BlobAlreadyExists,
     DigestMismatch,
@@ -33,6 +33,14 @@ def _lock(upload_id: str) -> asyncio.Lock:
     # One request at a time per upload in this process; the size check in
     # save_upload keeps other processes honest.
     return _locks.setdefault(upload_id, asyncio.Lock())
+
+
+def forget(core: Core, upload_id: str) -> None:
+    """Drop this process's cache for an upload that is gone (purged or deleted)."""
+    core.hashers.pop(upload_id, None)
+    lock = _locks.get(upload_id)
+    if lock is not None and not lock.locked():
+        del _locks[upload_id]
 
 
 async def start_upload(
@@ -180,8 +188,11 @@ async def complete(
             raise DigestMismatch(candidates[0] if candidates else "", computed)
         if refuse_existing:
             async with core.meta.read() as tx:
-                if await tx.get_linked_blobs(repository.id, [matched]):
-                    raise BlobAlreadyExists(matched)
+                linked = await tx.get_linked_blobs(repository.id, [matched])
+            # The client will reuse the linked blob: hold it as a HEAD would, and
+            # link it again below if garbage collection got there first.
+            if linked and not await blobs.keep_for_push(core, repository, [matched]):
+                raise BlobAlreadyExists(matched)
         async with core.meta.write() as tx:
             # Under the blob's row lock, so garbage collection can never delete
             # these bytes between their arrival and the link that keeps them.

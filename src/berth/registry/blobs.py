@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -11,12 +12,15 @@ from aiohttp.abc import AbstractStreamWriter
 
 from ..core import blobs, digests
 from ..core.errors import BlobNotFound
+from ..core.service import Core
 from .errors import API_VERSION_HEADER, OciError
 from .routes import Route, Target
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 UNSATISFIABLE = (-1, -1)
 READ_CHUNK = 1024 * 1024
+
+SizeLookup = Callable[[Core, str, str, str], Awaitable[int | None]]
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -97,11 +101,9 @@ class BlobResponse(web.StreamResponse):
         return True
 
 
-async def _size(target: Target) -> int:
+async def _size(target: Target, lookup: SizeLookup = blobs.pull_size) -> int:
     digests.parse(target.argument)
-    size = await blobs.pull_size(
-        target.core, target.account_id, target.repository_name, target.argument
-    )
+    size = await lookup(target.core, target.account_id, target.repository_name, target.argument)
     if size is None:
         await target.repository()  # NAME_UNKNOWN first, if that is what is wrong
         raise BlobNotFound(target.argument)
@@ -119,7 +121,7 @@ def _headers(digest: str) -> dict[str, str]:
 
 
 async def head_blob(target: Target) -> web.StreamResponse:
-    size = await _size(target)
+    size = await _size(target, blobs.head_size)
     return BlobResponse(target, target.argument, 0, size, 200, _headers(target.argument))
 
 

@@ -412,6 +412,34 @@ class Tx:
         rows = await self.conn.execute(query)
         return {r.digest: BlobLink(r.digest, int(r.size), r.media_type) for r in rows}
 
+    async def old_links(
+        self, repository_id: int, digests: Iterable[str], before: float
+    ) -> list[str]:
+        """The digests among `digests` linked into the repository before `before`."""
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return []
+        rb = t.repository_blobs
+        rows = await self.conn.execute(
+            select(rb.c.digest).where(
+                rb.c.repository_id == repository_id,
+                rb.c.digest.in_(wanted),
+                rb.c.created_at < before,
+            )
+        )
+        return [r.digest for r in rows]
+
+    async def refresh_links(self, repository_id: int, digests: Iterable[str], now: float) -> None:
+        """Restart the grace period of links (a push is about to reuse them)."""
+        wanted = list(dict.fromkeys(digests))
+        if wanted:
+            rb = t.repository_blobs
+            await self.conn.execute(
+                update(rb)
+                .where(rb.c.repository_id == repository_id, rb.c.digest.in_(wanted))
+                .values(created_at=now)
+            )
+
     # garbage collection ----------------------------------------------------
     # Candidates are found without locks; each is then locked and checked
     # again in a fresh statement before anything is deleted, so a push that
@@ -909,7 +937,7 @@ def _pull_manifest_query(by_tag: bool) -> Any:
 _PULL_BY_TAG = _pull_manifest_query(by_tag=True)
 _PULL_BY_DIGEST = _pull_manifest_query(by_tag=False)
 _PULL_BLOB = (
-    select(t.blobs.c.size)
+    select(t.blobs.c.size, t.repository_blobs.c.repository_id, t.repository_blobs.c.created_at)
     .join(t.repository_blobs, t.repository_blobs.c.digest == t.blobs.c.digest)
     .join(t.repositories, t.repositories.c.id == t.repository_blobs.c.repository_id)
     .where(
@@ -947,8 +975,17 @@ class MetadataStore:
 
     async def pull_blob(self, account_id: str, name: str, digest: str) -> int | None:
         """The size of a blob linked into the repository, or None."""
+        found = await self.pull_link(account_id, name, digest)
+        return None if found is None else found[0]
+
+    async def pull_link(
+        self, account_id: str, name: str, digest: str
+    ) -> tuple[int, int, float] | None:
+        """(size, repository id, linked at) of a blob linked into the repository."""
         row = await self._hot(_PULL_BLOB, {"account": account_id, "name": name, "ref": digest})
-        return None if row is None else int(row.size)
+        return (
+            None if row is None else (int(row.size), int(row.repository_id), float(row.created_at))
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
