@@ -575,11 +575,13 @@ def test_blob_range(s: Session, blob: tuple[bytes, str], header: str, start: int
     assert response.headers["Content-Length"] == str(last - first + 1)
 
 
-def test_blob_range_unsatisfiable(s: Session, blob: tuple[bytes, str]) -> None:
+@pytest.mark.parametrize("header", ["bytes={size}-", "bytes=500-0", "bytes=-0"])
+def test_blob_range_unsatisfiable(s: Session, blob: tuple[bytes, str], header: str) -> None:
     data, digest = blob
-    response = s.get(f"blobs/{digest}", headers={"Range": f"bytes={len(data)}-"})
+    response = s.get(f"blobs/{digest}", headers={"Range": header.format(size=len(data))})
     assert response.status_code == 416, (response.status_code, response.headers)
     assert response.headers.get("Content-Range") == f"bytes */{len(data)}"
+    assert response.json()["errors"][0]["code"] == "RANGE_INVALID"
 
 
 def test_upload_in_fifty_chunks(s: Session) -> None:
