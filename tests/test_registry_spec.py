@@ -885,3 +885,59 @@ def test_index_is_served_as_stored_whatever_accept(s: Session, accept: str) -> N
     assert head.status_code == 200
     assert head.headers["Docker-Content-Digest"] == index.digest
     assert head.headers["Content-Length"] == str(len(index.manifest))
+
+
+# --- shapes the conformance suite pushes: no layers, empty index, non-distributable --------
+
+
+def test_manifest_without_layers_and_empty_index(s: Session) -> None:
+    s.push_blobs([EMPTY_CONFIG.data])
+    no_layers = artifact([], artifact_type=POLICY)
+    empty_index = images.dump_json(
+        {"schemaVersion": 2, "mediaType": images.OCI_INDEX, "manifests": []}
+    )
+    for body, media_type in ((no_layers, images.OCI_MANIFEST), (empty_index, images.OCI_INDEX)):
+        put = s.push_manifest(body, media_type)
+        assert put.status_code == 201, put.text
+        got = s.get(f"manifests/{sha256_digest(body)}", headers=ACCEPT)
+        assert got.content == body and got.headers["Content-Type"] == media_type
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    [
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    ],
+)
+def test_non_distributable_layers_need_not_be_pushed(s: Session, media_type: str) -> None:
+    foreign = unique("lives elsewhere")
+    present = images.Blob(images.OCI_LAYER_GZIP, unique("pushed"))
+    config = images.Blob("application/vnd.oci.image.config.v1+json", b'{"os":"linux"}')
+    s.push_blobs([config.data, present.data])
+    body = images.dump_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": images.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [
+                {
+                    "mediaType": media_type,
+                    "digest": sha256_digest(foreign),
+                    "size": len(foreign),
+                    "urls": ["https://example.com/layer.tar.gz"],
+                },
+                present.descriptor(),
+            ],
+        }
+    )
+    put = s.push_manifest(body, images.OCI_MANIFEST, "foreign")
+    assert put.status_code == 201, put.text
+    assert s.get("manifests/foreign", headers=ACCEPT).content == body
+    assert s.head(f"blobs/{sha256_digest(foreign)}").status_code == 404
+    # An ordinary layer that is missing is still refused.
+    missing = images.Blob(images.OCI_LAYER_GZIP, unique("absent"))
+    bad = body.replace(present.digest.encode(), missing.digest.encode())
+    assert missing.size == present.size
+    refused = s.push_manifest(bad, images.OCI_MANIFEST, "bad")
+    assert_error(refused, 400, "MANIFEST_BLOB_UNKNOWN")
