@@ -318,3 +318,57 @@ def test_policy_allowing_delete_lets_the_other_account_delete(
     gone = session.delete("manifests/v1")
     assert gone.status_code == 202, gone.text
     assert Session(server, repository).tags().json()["tags"] == []
+
+
+# --- the OAuth2 form of /token (containerd, helm, oras-go) ----------------------------------
+
+
+def _post_token(server: Server, repository: str, form: dict[str, str]) -> requests.Response:
+    return requests.post(
+        f"{server.url}/token",
+        data={
+            "service": server.host,
+            "scope": f"repository:{server.alias}/{repository}:pull,push",
+            "client_id": "berth-tests",
+            **form,
+        },
+        timeout=10,
+    )
+
+
+def test_oauth2_password_and_refresh_token_grants(server: Server, repository: str) -> None:
+    password = server.password()
+    answer = _post_token(
+        server,
+        repository,
+        {
+            "grant_type": "password",
+            "username": "AWS",
+            "password": password,
+            "access_type": "offline",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert granted(body["access_token"])[0]["actions"] == ["pull", "push"]
+    assert body["refresh_token"]
+    refreshed = _post_token(
+        server, repository, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    value = refreshed.json()["access_token"]
+    assert granted(value)[0]["actions"] == ["pull", "push"]
+    started = requests.post(f"{server.v2(repository)}/blobs/uploads/", headers=bearer(value))
+    assert started.status_code == 202, started.text
+
+
+def test_oauth2_wrong_password_and_anonymous_form(server: Server, repository: str) -> None:
+    wrong = _post_token(
+        server, repository, {"grant_type": "password", "username": "AWS", "password": "nope"}
+    )
+    assert wrong.status_code == 401, wrong.text
+    assert "UNAUTHORIZED" in error_codes(wrong)
+    anonymous = _post_token(server, repository, {})
+    assert anonymous.status_code == 200, anonymous.text
+    assert granted(anonymous.json()["access_token"])[0]["actions"] == ["pull"]
+    assert "refresh_token" not in anonymous.json()
