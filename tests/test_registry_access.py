@@ -100,9 +100,9 @@ def test_anonymous_token_is_pull_only_for_every_action(server: Server, repositor
 
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory: pytest.TempPathFactory, new_store: Any) -> Iterator[Server]:
-    """A server whose bearer tokens live 1 s."""
+    """A server whose bearer tokens live 2 s."""
     srv = start_server(
-        tmp_path_factory.mktemp("ttl") / "data", None, "--token-ttl", "1", store=new_store()
+        tmp_path_factory.mktemp("ttl") / "data", None, "--token-ttl", "2", store=new_store()
     )
     yield srv
     srv.stop()
@@ -117,10 +117,10 @@ def test_token_expires(short_lived: Server) -> None:
         auth=("AWS", short_lived.password()),
         timeout=10,
     ).json()
-    assert answer["expires_in"] == 1
+    assert answer["expires_in"] == 2
     url = f"{short_lived.v2(repository)}/blobs/uploads/"
     assert requests.post(url, headers=bearer(answer["token"]), timeout=10).status_code == 202
-    time.sleep(2.2)
+    time.sleep(3.1)
     late = requests.post(url, headers=bearer(answer["token"]), timeout=10)
     assert late.status_code == 401, late.text
     assert parse_challenge(late.headers["WWW-Authenticate"])[1]["error"] == "invalid_token"
