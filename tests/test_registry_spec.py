@@ -6,6 +6,7 @@ several missing blobs, HEAD/GET header parity)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -575,11 +576,13 @@ def test_blob_range(s: Session, blob: tuple[bytes, str], header: str, start: int
     assert response.headers["Content-Length"] == str(last - first + 1)
 
 
-def test_blob_range_unsatisfiable(s: Session, blob: tuple[bytes, str]) -> None:
+@pytest.mark.parametrize("header", ["bytes={size}-", "bytes=500-0", "bytes=-0"])
+def test_blob_range_unsatisfiable(s: Session, blob: tuple[bytes, str], header: str) -> None:
     data, digest = blob
-    response = s.get(f"blobs/{digest}", headers={"Range": f"bytes={len(data)}-"})
+    response = s.get(f"blobs/{digest}", headers={"Range": header.format(size=len(data))})
     assert response.status_code == 416, (response.status_code, response.headers)
     assert response.headers.get("Content-Range") == f"bytes */{len(data)}"
+    assert response.json()["errors"][0]["code"] == "RANGE_INVALID"
 
 
 def test_upload_in_fifty_chunks(s: Session) -> None:
@@ -808,3 +811,133 @@ def test_manifest_head_and_get_headers_match(s: Session, kind: str) -> None:
         assert got.headers["Content-Type"] == item.media_type
         seen.append(_stable_headers(got))
     assert seen[0] == seen[1]
+
+
+# --- upload headers, byte-exact custom fields, no platform resolution ----------------------
+
+
+def test_no_chunk_minimum_is_advertised(s: Session) -> None:
+    """berth takes chunks of any size, so it must not claim a minimum."""
+    started = s.start_upload()
+    assert started.status_code == 202
+    assert "OCI-Chunk-Min-Length" not in started.headers
+    patched = s.patch(started.headers["Location"], data=b"x")
+    assert patched.status_code == 202 and "OCI-Chunk-Min-Length" not in patched.headers
+
+
+def test_upload_status_after_chunks(s: Session) -> None:
+    started = s.start_upload()
+    url = started.headers["Location"]
+    for i, part in enumerate((b"a" * 100, b"b" * 50)):
+        start = 100 * i
+        answer = s.patch(
+            url,
+            data=part,
+            headers={"Content-Range": f"{start}-{start + len(part) - 1}"},
+        )
+        assert answer.status_code == 202, answer.text
+        url = answer.headers["Location"]
+    status = s.get(url)
+    assert status.status_code == 204, status.text
+    assert status.headers["Range"] == "0-149"
+    assert status.headers["Docker-Upload-UUID"] in status.headers["Location"]
+
+
+def test_custom_fields_and_data_fields_kept_byte_exact(s: Session) -> None:
+    config = json.dumps({"architecture": "amd64", "os": "linux", "x-custom": [1, 2]}).encode()
+    layer = unique("layer with data")
+    s.push_blobs([config, layer])
+    body = (
+        b'{ "schemaVersion":2,\n  "mediaType":"application/vnd.oci.image.manifest.v1+json",'
+        b'"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"'
+        + sha256_digest(config).encode()
+        + b'","size":'
+        + str(len(config)).encode()
+        + b',"x-descriptor-field":true},\n"layers":[{"mediaType":"application/octet-stream",'
+        b'"digest":"'
+        + sha256_digest(layer).encode()
+        + b'","size":'
+        + str(len(layer)).encode()
+        + b',"data":"'
+        + base64.b64encode(layer)
+        + b'"}],"annotations":{"a":"\\u00e9"},"x-top-level":{"nested":[null,1.50]}}'
+    )
+    put = s.push_manifest(body, images.OCI_MANIFEST, "custom")
+    assert put.status_code == 201, put.text
+    assert put.headers["Docker-Content-Digest"] == sha256_digest(body)
+    for reference in ("custom", sha256_digest(body)):
+        got = s.get(f"manifests/{reference}", headers=ACCEPT)
+        assert got.content == body
+    assert s.get(f"blobs/{sha256_digest(config)}").content == config
+
+
+@pytest.mark.parametrize("accept", [images.OCI_MANIFEST, images.DOCKER_MANIFEST, "*/*"])
+def test_index_is_served_as_stored_whatever_accept(s: Session, accept: str) -> None:
+    """No platform resolution: an index is answered as the index, for GET and HEAD."""
+    index = images.oci_index([images.oci_image(14401, n_layers=1)])
+    assert s.push_image(index, "multi").status_code == 201
+    got = s.get("manifests/multi", headers={"Accept": accept})
+    assert got.status_code == 200, got.text
+    assert got.content == index.manifest
+    assert got.headers["Content-Type"] == images.OCI_INDEX
+    assert got.headers["Docker-Content-Digest"] == index.digest
+    head = s.head("manifests/multi", headers={"Accept": accept})
+    assert head.status_code == 200
+    assert head.headers["Docker-Content-Digest"] == index.digest
+    assert head.headers["Content-Length"] == str(len(index.manifest))
+
+
+# --- shapes the conformance suite pushes: no layers, empty index, non-distributable --------
+
+
+def test_manifest_without_layers_and_empty_index(s: Session) -> None:
+    s.push_blobs([EMPTY_CONFIG.data])
+    no_layers = artifact([], artifact_type=POLICY)
+    empty_index = images.dump_json(
+        {"schemaVersion": 2, "mediaType": images.OCI_INDEX, "manifests": []}
+    )
+    for body, media_type in ((no_layers, images.OCI_MANIFEST), (empty_index, images.OCI_INDEX)):
+        put = s.push_manifest(body, media_type)
+        assert put.status_code == 201, put.text
+        got = s.get(f"manifests/{sha256_digest(body)}", headers=ACCEPT)
+        assert got.content == body and got.headers["Content-Type"] == media_type
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    [
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    ],
+)
+def test_non_distributable_layers_need_not_be_pushed(s: Session, media_type: str) -> None:
+    foreign = unique("lives elsewhere")
+    present = images.Blob(images.OCI_LAYER_GZIP, unique("pushed"))
+    config = images.Blob("application/vnd.oci.image.config.v1+json", b'{"os":"linux"}')
+    s.push_blobs([config.data, present.data])
+    body = images.dump_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": images.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [
+                {
+                    "mediaType": media_type,
+                    "digest": sha256_digest(foreign),
+                    "size": len(foreign),
+                    "urls": ["https://example.com/layer.tar.gz"],
+                },
+                present.descriptor(),
+            ],
+        }
+    )
+    put = s.push_manifest(body, images.OCI_MANIFEST, "foreign")
+    assert put.status_code == 201, put.text
+    assert s.get("manifests/foreign", headers=ACCEPT).content == body
+    assert s.head(f"blobs/{sha256_digest(foreign)}").status_code == 404
+    # An ordinary layer that is missing is still refused.
+    missing = images.Blob(images.OCI_LAYER_GZIP, unique("absent"))
+    bad = body.replace(present.digest.encode(), missing.digest.encode())
+    assert missing.size == present.size
+    refused = s.push_manifest(bad, images.OCI_MANIFEST, "bad")
+    assert_error(refused, 400, "MANIFEST_BLOB_UNKNOWN")

@@ -18,6 +18,7 @@ from .app import close_core, create_app, open_core, prepare
 from .config import Settings
 from .core import fsck as fsck_check
 from .core import gc
+from .core.service import CoreSettings
 from .store.metadata import open_metadata
 from .store.metadata.schema import SchemaOutOfDate
 
@@ -146,6 +147,14 @@ def grace_options(command: Callable[..., None]) -> Callable[..., None]:
     type=click.FloatRange(min=0),
     help="Seconds between online garbage collections (0: off).",
 )
+@click.option(
+    "--token-ttl",
+    default=CoreSettings.token_ttl,
+    show_default=True,
+    envvar="BERTH_TOKEN_TTL",
+    type=click.IntRange(min=1),
+    help="Seconds a /token bearer token is valid.",
+)
 @grace_options
 @click.option("--access-log", is_flag=True, envvar="BERTH_ACCESS_LOG", help="Log every request.")
 @click.option("--log-level", default="info", show_default=True, envvar="BERTH_LOG_LEVEL")
@@ -165,6 +174,7 @@ def serve(
     gc_interval: float,
     gc_grace: float,
     upload_max_age: float,
+    token_ttl: int,
     access_log: bool,
     log_level: str,
 ) -> None:
@@ -187,6 +197,7 @@ def serve(
         gc_interval=gc_interval,
         gc_grace=gc_grace,
         upload_max_age=upload_max_age,
+        token_ttl=token_ttl,
     )
     try:
         asyncio.run(prepare(settings))

@@ -24,6 +24,7 @@ class Settings:
     upload_max_age: float = 24 * 3600.0  # idle upload sessions older than this are purged
     auth: str = "open"  # control-plane SigV4: "open" or "strict"
     credentials: Path | None = None  # strict mode's access keys (TOML)
+    token_ttl: float = CoreSettings.token_ttl  # seconds a /token bearer token lives
 
     @property
     def effective_public_url(self) -> str:
@@ -47,4 +48,5 @@ class Settings:
             public_url=self.effective_public_url,
             redirect_blobs=self.redirect_blobs,
             gc_grace=self.gc_grace,
+            token_ttl=self.token_ttl,
         )

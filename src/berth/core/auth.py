@@ -7,6 +7,7 @@ and replica accepts what any other issued.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def issue_token(
         "typ": "access",
         "aud": service,
         "iat": int(issued),
-        "exp": int(issued) + ttl,
+        # Rounded up: a token lives at least its advertised `expires_in`.
+        "exp": math.ceil(issued) + ttl,
         "access": [{"type": a.type, "name": a.name, "actions": list(a.actions)} for a in access],
     }
     if principal is not None:

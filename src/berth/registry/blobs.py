@@ -27,7 +27,9 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive byte range a Range header asks for, by RFC 9110.
 
     None means "send the whole blob": no header, or one berth must ignore
-    (malformed, another unit, several ranges). UNSATISFIABLE means 416.
+    (malformed, another unit, several ranges). UNSATISFIABLE means 416, also
+    for a last position before the first (an invalid range, RFC 9110 15.5.17,
+    as Go's net/http and the OCI conformance suite treat it).
     """
     if header is None:
         return None
@@ -45,7 +47,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     start = int(first)
     end = int(last) if last else size - 1
     if last and end < start:
-        return None
+        return UNSATISFIABLE
     if start >= size:
         return UNSATISFIABLE
     return start, min(end, size - 1)
