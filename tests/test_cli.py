@@ -218,3 +218,30 @@ def test_help_lists_every_option() -> None:
         "--log-level",
     ):
         assert option in result.stdout, option
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("serve", "--metadata", "bogus://x"), "unsupported metadata URL 'bogus://x'"),
+        (("serve", "--metadata", "not a url"), "cannot open storage"),
+        (("serve", "--blobs", "ftp://x"), "unsupported blob store URL 'ftp://x'"),
+        (("serve", "--metadata", "postgresql://nobody@127.0.0.1:1/x"), "cannot open storage"),
+        (("gc", "--data", "typo"), "no berth database at sqlite:///"),
+        (("fsck", "--metadata", "sqlite:////nonexistent/dir/x.db"), "no berth database at"),
+    ],
+)
+def test_unusable_storage_is_a_clear_error(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "berth", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "typo").exists()  # gc and fsck never make an empty database

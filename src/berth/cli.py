@@ -8,10 +8,12 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+import sqlalchemy.exc
 from aiohttp import web
 
 from .app import close_core, create_app, open_core, prepare
@@ -21,6 +23,8 @@ from .core import gc
 from .core.service import CoreSettings
 from .store.metadata import open_metadata
 from .store.metadata.schema import SchemaOutOfDate
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,7 +90,12 @@ def grace_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Address to listen on.",
 )
 @click.option(
-    "--port", default=5000, show_default=True, envvar="BERTH_PORT", type=int, help="Port."
+    "--port",
+    default=5000,
+    show_default=True,
+    envvar="BERTH_PORT",
+    type=click.IntRange(1, 65535),
+    help="Port.",
 )
 @storage_options
 @click.option(
@@ -199,10 +208,7 @@ def serve(
         upload_max_age=upload_max_age,
         token_ttl=token_ttl,
     )
-    try:
-        asyncio.run(prepare(settings))
-    except SchemaOutOfDate as exc:
-        raise click.ClickException(str(exc)) from None
+    _run_async(prepare(settings))
     announce = (
         f"berth listening on http://{host}:{port} (public URL {settings.effective_public_url}, "
         f"metadata {settings.effective_metadata_url}, blobs {settings.effective_blobs_url}, "
@@ -285,12 +291,29 @@ def upgrade(data: Path, metadata: str | None, blobs: str | None) -> None:
         finally:
             await store.close()
 
-    before, after = asyncio.run(run())
+    before, after = _run_async(run())
     click.echo(f"schema at {after}" + (f" (was {before})" if before != after else " (no change)"))
 
 
 def _storage_settings(data: Path, metadata: str | None, blobs: str | None) -> Settings:
-    return Settings(data=data, metadata_url=metadata, blobs_url=blobs)
+    """The storage of an existing berth: gc and fsck never create an empty one."""
+    settings = Settings(data=data, metadata_url=metadata, blobs_url=blobs)
+    url = settings.effective_metadata_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        raise click.ClickException(f"no berth database at {url}: check --data or --metadata")
+    return settings
+
+
+def _run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`; a storage URL or database that cannot be used is a clear
+    error, not a traceback."""
+    try:
+        return asyncio.run(work)
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
+    except (ValueError, OSError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.DBAPIError) as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise click.ClickException(f"cannot open storage: {detail}") from None
 
 
 @main.command("gc")
@@ -328,7 +351,7 @@ def collect_garbage(
         finally:
             await close_core(core)
 
-    report = asyncio.run(run())
+    report = _run_async(run())
     verb = "would free" if dry_run else "freed"
     click.echo(
         f"{verb} {report.blobs_deleted} blobs ({_size(report.bytes_freed)}), "
@@ -348,7 +371,7 @@ def fsck(data: Path, metadata: str | None, blobs: str | None) -> None:
         finally:
             await close_core(core)
 
-    checked, problems = asyncio.run(run())
+    checked, problems = _run_async(run())
     for problem in problems:
         click.echo(f"{problem.kind}\t{problem.digest}\t{problem.detail}")
     click.echo(f"checked {checked} blobs: {len(problems)} problem(s)")
