@@ -151,6 +151,7 @@ def test_console_script_and_second_start_sees_the_first(tmp_path: Path) -> None:
         (("--auth", "strict"), "--auth strict needs --credentials"),
         (("--auth", "sometimes"), "Invalid value for '--auth'"),
         (("--port", "http"), "Invalid value for '--port'"),
+        (("--port", "70000"), "70000 is not in the range"),
         (("--workers", "0"), "Invalid value for '--workers'"),
         (("--credentials", "/nonexistent/keys.toml"), "does not exist"),
     ],
