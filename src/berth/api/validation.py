@@ -170,6 +170,8 @@ class _Checker:
             if not isinstance(value, str):
                 raise _type_error(value, kind)
             self.bounds(shape, len(value), path)
+            if "\x00" in value:  # no member means NUL, and PostgreSQL cannot store it
+                self.fail(path, "Member must not contain null characters")
             pattern = shape.get("pattern")
             if pattern is not None and not _compiled(pattern).fullmatch(value):
                 self.fail(path, f"must satisfy regular expression '{pattern}'")

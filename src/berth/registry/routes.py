@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..appkeys import CORE
@@ -112,9 +112,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return OciError(400, "UNSUPPORTED", f"request body unreadable: {err.message}").response(
             head
         )
-    except ConnectionResetError:
+    except (ConnectionResetError, ClientPayloadError):
+        # The client went away mid-body: nothing was stored past the last
+        # complete request, and nobody is left to read an answer.
         log.info("client went away during %s %s", request.method, request.path)
-        raise
+        return OciError(400, "BLOB_UPLOAD_INVALID", "request body ended early").response(head)
     except Exception:
         # A bug: still answered in the spec's error form, and logged in full.
         log.exception("unexpected error on %s %s", request.method, request.path)
@@ -128,6 +130,9 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     if found is None:
         raise OciError(404, "NOT_FOUND", "no such endpoint", {"path": request.path})
     match, matched = found
+    if any("\x00" in key or "\x00" in value for key, value in request.query.items()):
+        # No name, tag, digest or cursor holds NUL, and PostgreSQL cannot store it.
+        raise OciError(400, "UNSUPPORTED", "query parameters must not contain NUL characters")
     handlers, actions = matched.handlers, matched.actions
     handler = handlers.get(request.method)
     if handler is None:

@@ -1,0 +1,109 @@
+"""Input a careless or hostile client sends, found by probing berth from outside: NUL
+characters (PostgreSQL cannot store them), a body cut off mid-upload, and the like. Each
+gets an answer in the caller's protocol, the same on both backends, and changes nothing."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import Server
+from support.ecr import push_headers
+from support.registry import error_codes
+
+NUL_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    ("put_registry_catalog_data", {"displayName": "x\x00y"}, "displayName"),
+    (
+        "create_repository",
+        {"repositoryName": "nul/app", "tags": [{"Key": "k\x00", "Value": "v"}]},
+        "tags.1.member.Key",
+    ),
+    (
+        "describe_images",
+        {"repositoryName": "REPO", "imageIds": [{"imageTag": "x\x00"}]},
+        "imageIds.1.member.imageTag",
+    ),
+    (
+        "batch_delete_image",
+        {"repositoryName": "REPO", "imageIds": [{"imageTag": "x\x00"}]},
+        "imageIds.1.member.imageTag",
+    ),
+    (
+        "put_repository_catalog_data",
+        {"repositoryName": "REPO", "catalogData": {"description": "a\x00b"}},
+        "catalogData.description",
+    ),
+]
+
+
+@pytest.mark.parametrize(("operation", "params", "member"), NUL_CALLS)
+def test_nul_in_a_string_member_is_invalid_parameter(
+    server: Server, repository: str, operation: str, params: dict[str, Any], member: str
+) -> None:
+    ecr = server.ecr()
+    before = ecr.describe_repositories()["repositories"]
+    params = {k: repository if v == "REPO" else v for k, v in params.items()}
+    with pytest.raises(ClientError) as caught:
+        getattr(ecr, operation)(**params)
+    error = caught.value.response["Error"]
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Code"] == "InvalidParameterException"
+    assert error["Message"] == (
+        f"Invalid parameter at '{member}' failed to satisfy constraint: "
+        "'Member must not contain null characters'"
+    )
+    assert ecr.describe_repositories()["repositories"] == before
+
+
+def test_nul_in_a_tag_resource_value(server: Server, repository: str) -> None:
+    ecr = server.ecr()
+    arn = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0][
+        "repositoryArn"
+    ]
+    with pytest.raises(ClientError) as caught:
+        ecr.tag_resource(resourceArn=arn, tags=[{"Key": "k", "Value": "\x00"}])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert ecr.list_tags_for_resource(resourceArn=arn)["tags"] == []
+
+
+@pytest.mark.parametrize(
+    "query", ["tags/list?last=%00", "tags/list?n=2&last=a%00b", "blobs/uploads/?mount=%00"]
+)
+def test_nul_in_a_v2_query_is_a_400(server: Server, repository: str, query: str) -> None:
+    headers = push_headers(server, repository)
+    method = "POST" if query.startswith("blobs") else "GET"
+    response = requests.request(method, f"{server.v2(repository)}/{query}", headers=headers)
+    assert response.status_code == 400
+    assert error_codes(response) == ["UNSUPPORTED"]
+
+
+def test_body_cut_off_mid_patch_keeps_the_session(server: Server, repository: str) -> None:
+    """A client that dies mid-PATCH: the session stays where it was and can go on."""
+    headers = push_headers(server, repository)
+    started = requests.post(f"{server.v2(repository)}/blobs/uploads/", headers=headers)
+    assert started.status_code == 202
+    location = started.headers["Location"]
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port)) as raw:
+        raw.sendall(
+            (
+                f"PATCH {location} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                f"Authorization: {headers['Authorization']}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"
+            ).encode()
+            + b"x" * 500_000
+        )
+    status = requests.get(f"{server.url}{location}", headers=headers)
+    assert status.status_code == 204
+    assert status.headers["Range"] == "0-0"
+    data = b"whole body"
+    patched = requests.patch(f"{server.url}{location}", data=data, headers=headers)
+    assert patched.status_code == 202
+    assert patched.headers["Range"] == f"0-{len(data) - 1}"
+    log = server.log.read_text()
+    assert "Error handling request" not in log
