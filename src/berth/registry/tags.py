@@ -28,7 +28,7 @@ async def list_tags(target: Target) -> web.StreamResponse:
     last = query.get("last")
     if limit == 0:
         return json_response({"name": target.name, "tags": []})
-    names = await images.list_tag_names(
+    names = await images.list_oci_tag_names(
         target.core, await target.repository(), last, None if limit is None else limit + 1
     )
     headers = {}
