@@ -4,6 +4,8 @@
     python benchmarks/blobs.py --size 64       # a quick check with a 64 MiB blob
     python benchmarks/blobs.py --quick         # everything reduced, under a minute
     python benchmarks/blobs.py --workers 2     # berth with two worker processes
+    python benchmarks/blobs.py --store postgres-s3 --size 256
+                                               # both on moto's S3 (berth also on PostgreSQL)
 
 Measures, for each target after a pretouch:
 - push: POST, one streamed PATCH of the file, PUT ?digest (MiB/s, median of runs);
@@ -118,6 +120,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="berth worker processes [1]")
     parser.add_argument("--tmp", type=Path, default=None, help="folder for files and data")
     parser.add_argument("--quick", action="store_true", help="64 MiB, 1 run, 50 small blobs")
+    parser.add_argument("--store", choices=common.STORES, default="sqlite-fs", help="[sqlite-fs]")
     args = parser.parse_args()
     if args.quick:
         args.size, args.runs, args.count = min(args.size, 64), 1, min(args.count, 50)
@@ -129,6 +132,7 @@ def main() -> int:
 
     source = Path(tempfile.mkstemp(prefix="blob-", suffix=".bin", dir=tmp)[1])
     servers: list[common.Server] = []
+    backing: common.Backing | None = None
     res: dict[str, dict[str, list[float]]] = {}
 
     def note(run: int, server: common.Server, what: str, meter: common.Meter) -> None:
@@ -141,7 +145,12 @@ def main() -> int:
     try:
         print(f"writing {args.size} MiB of random bytes to {source} ...", file=sys.stderr)
         hasher = common.random_file(source, size)
-        servers = [common.start("berth", args.workers, tmp), common.start("distribution", tmp=tmp)]
+        if args.store == "postgres-s3":
+            backing = common.Backing(tmp)
+        servers = [
+            common.start("berth", args.workers, tmp, backing),
+            common.start("distribution", tmp=tmp, backing=backing),
+        ]
         clients = {s.name: s.client("bench/blobs") for s in servers}
         for s in servers:
             res[s.name] = {}
@@ -192,6 +201,8 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
+        if backing is not None:
+            backing.stop()
         source.unlink(missing_ok=True)
 
     b, d = (s.name for s in servers)
@@ -212,7 +223,7 @@ def main() -> int:
     ):
         rows.append([label, med[b][key], med[d][key], common.ratio(med[b][key], med[d][key])])
     print(
-        f"\nblobs: median of {args.runs}, berth workers={args.workers}, "
+        f"\nblobs: median of {args.runs}, berth workers={args.workers}, store {args.store}, "
         f"{time.strftime('%Y-%m-%d')}; other load during timed runs: "
         f"median {common.median(OTHER_LOAD):.0%}, max {max(OTHER_LOAD):.0%}"
     )

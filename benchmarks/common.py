@@ -47,8 +47,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: {root}
+{storage}
   delete:
     enabled: true
   cache:
@@ -59,6 +58,82 @@ health:
   storagedriver:
     enabled: false
 """
+_DISTRIBUTION_FS = """\
+  filesystem:
+    rootdirectory: {root}"""
+# Blobs stream through distribution as through berth (no redirect to the store).
+_DISTRIBUTION_S3 = """\
+  s3:
+    accesskey: bench
+    secretkey: bench
+    region: us-east-1
+    regionendpoint: {endpoint}
+    bucket: {bucket}
+    rootdirectory: /{prefix}
+    secure: false
+    v4auth: true
+  redirect:
+    disable: true"""
+
+STORES = ("sqlite-fs", "postgres-s3")
+POSTGRES_ADMIN = os.environ.get("BERTH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class Backing:
+    """What a `postgres-s3` run stores in: moto's S3 server (one bucket, a prefix per
+    target) and a fresh PostgreSQL database per berth. Both targets use the same S3
+    server, so the ratio compares the registries, not the stores."""
+
+    bucket = "bench"
+
+    def __init__(self, tmp: Path | None = None) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://{HOST}:{self.port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix="moto-bench-", dir=tmp))
+        self.databases: list[str] = []
+        with (self.workdir / "moto.log").open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.put(f"{self.endpoint}/{self.bucket}", timeout=5).raise_for_status()
+                break
+            except requests.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.2)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": "us-east-1",
+        }
+
+    def database(self) -> str:
+        name = f"berth_bench_{os.urandom(6).hex()}"
+        _psql(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        return f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+    def stop(self) -> None:
+        for name in self.databases:
+            _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _psql(statement: str) -> None:
+    subprocess.run(["psql", "-q", POSTGRES_ADMIN, "-c", statement], check=True, timeout=60)
 
 
 # ---------------------------------------------------------------- servers
@@ -168,21 +243,30 @@ def berth_version() -> str:
     return f"berth {commit}"
 
 
-def start_berth(workers: int = 1, tmp: Path | None = None) -> Server:
+def start_berth(
+    workers: int = 1, tmp: Path | None = None, backing: Backing | None = None
+) -> Server:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="berth-bench-", dir=tmp))
     log = workdir / "server.log"
+    env = berth_env()
+    stores: tuple[str, ...] = ()
+    if backing is not None:
+        env.update(backing.env)
+        prefix = f"berth-{port}"
+        stores = ("--metadata", backing.database(), "--blobs", f"s3://{backing.bucket}/{prefix}")
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "berth", "serve"),
                 *("--host", HOST, "--port", str(port), "--data", str(workdir / "data")),
                 *("--workers", str(workers), "--log-level", "warning"),
+                *stores,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=berth_env(),
+            env=env,
         )
     name = "berth" if workers == 1 else f"berth-w{workers}"
     server = Server(name, f"http://{HOST}:{port}", "berth/", process, workdir, log=log)
@@ -201,11 +285,17 @@ def start_berth(workers: int = 1, tmp: Path | None = None) -> Server:
     return server
 
 
-def start_distribution(tmp: Path | None = None) -> Server:
+def start_distribution(tmp: Path | None = None, backing: Backing | None = None) -> Server:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="distribution-bench-", dir=tmp))
     config = workdir / "config.yml"
-    config.write_text(_DISTRIBUTION_CONFIG.format(root=workdir / "data", host=HOST, port=port))
+    if backing is None:
+        storage = _DISTRIBUTION_FS.format(root=workdir / "data")
+    else:
+        storage = _DISTRIBUTION_S3.format(
+            endpoint=backing.endpoint, bucket=backing.bucket, prefix=f"distribution-{port}"
+        )
+    config.write_text(_DISTRIBUTION_CONFIG.format(storage=storage, host=HOST, port=port))
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -213,6 +303,8 @@ def start_distribution(tmp: Path | None = None) -> Server:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Its AWS SDK panics on an AWS_CA_BUNDLE with its custom transport; S3 here is HTTP.
+            env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"},
         )
     server = Server("distribution", f"http://{HOST}:{port}", "", process, workdir, log=log)
     try:
@@ -223,11 +315,13 @@ def start_distribution(tmp: Path | None = None) -> Server:
     return server
 
 
-def start(target: str, workers: int = 1, tmp: Path | None = None) -> Server:
+def start(
+    target: str, workers: int = 1, tmp: Path | None = None, backing: Backing | None = None
+) -> Server:
     if target == "berth":
-        return start_berth(workers, tmp)
+        return start_berth(workers, tmp, backing)
     if target == "distribution":
-        return start_distribution(tmp)
+        return start_distribution(tmp, backing)
     raise ValueError(target)
 
 
@@ -690,9 +784,23 @@ def check_disk(path: Path, need: int) -> None:
         raise SystemExit(f"need {need / GiB:.1f} GiB free in {path}, have {free / GiB:.1f} GiB")
 
 
+# The Debian package that ships each tool the benchmarks drive.
+PACKAGES = {
+    DISTRIBUTION_BIN: "docker-registry",
+    "wrk": "wrk",
+    "ab": "apache2-utils",
+    "skopeo": "skopeo",
+}
+
+
 def tools(*names: str) -> None:
+    """Install the Debian packages of the tools that are missing (as root, or with sudo)."""
     missing = [n for n in names if shutil.which(n) is None and not Path(n).exists()]
-    if missing:
-        raise SystemExit(
-            f"missing {', '.join(missing)}: apt-get install -y docker-registry wrk apache2-utils"
-        )
+    if not missing:
+        return
+    packages = sorted({PACKAGES[n] for n in missing})
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print(f"installing {', '.join(packages)} ...", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *packages], check=True, env=env)

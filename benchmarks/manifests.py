@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="connections [64]")
     parser.add_argument("--workers", default="1,2", help="berth worker counts to run [1,2]")
     parser.add_argument("--quick", action="store_true", help="wrk 3 s, ab 5,000 requests")
+    parser.add_argument("--store", choices=common.STORES, default="sqlite-fs", help="[sqlite-fs]")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.requests = 3, 5000
@@ -76,12 +77,15 @@ def main() -> int:
     common.tools("wrk", "ab", common.DISTRIBUTION_BIN)
 
     servers: list[common.Server] = []
+    backing: common.Backing | None = None
     rows: dict[str, dict[str, float]] = {}
     other: list[float] = []
     try:
+        if args.store == "postgres-s3":
+            backing = common.Backing()
         for workers in (int(w) for w in args.workers.split(",")):
-            servers.append(common.start("berth", workers))
-        servers.append(common.start("distribution"))
+            servers.append(common.start("berth", workers, backing=backing))
+        servers.append(common.start("distribution", backing=backing))
         targets = []
         for server in servers:
             client = server.client("bench/manifests")
@@ -120,6 +124,8 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
+        if backing is not None:
+            backing.stop()
 
     names = [s.name for s in servers]
     dist = names[-1]
@@ -131,7 +137,7 @@ def main() -> int:
             row += [common.ratio(rows[n][key], rows[dist][key]) for n in names[:-1]]
             table.append(row)
     print(
-        f"\nmanifests: {args.connections} connections, wrk {args.seconds} s, "
+        f"\nmanifests: store {args.store}, {args.connections} connections, wrk {args.seconds} s, "
         f"ab {args.requests} requests, {time.strftime('%Y-%m-%d')}; other load during runs: "
         f"median {common.median(other):.0%}, max {max(other):.0%}"
     )
