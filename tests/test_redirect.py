@@ -28,6 +28,12 @@ def test_redirected_blob_gets(tmp_path: Path, new_store: Callable[[], Store]) ->
         head = session.head(f"blobs/{digest}", allow_redirects=False)
         assert head.status_code == 200  # HEAD never leaves berth
         assert head.headers["Content-Length"] == str(len(data))
+        # A range no store could serve is refused here, not sent on (S3 would ignore it).
+        for bad in ("bytes=500-0", f"bytes={len(data)}-", "bytes=-0"):
+            refused = session.get(f"blobs/{digest}", headers={"Range": bad}, allow_redirects=False)
+            assert refused.status_code == 416, bad
+            assert refused.headers["Content-Range"] == f"bytes */{len(data)}"
+            assert refused.json()["errors"][0]["code"] == "RANGE_INVALID"
         if "--blobs" not in store.args:
             # The filesystem store has no URL of its own: served directly.
             assert direct.status_code == 200

@@ -130,17 +130,8 @@ async def head_blob(target: Target) -> web.StreamResponse:
 async def download_blob(target: Target) -> web.StreamResponse:
     size = await _size(target)
     headers = _headers(target.argument)
-    settings = target.core.settings
-    if settings.redirect_blobs:
-        url = await target.core.blobs.presigned_url(target.argument, settings.redirect_ttl)
-        if url is not None:
-            # The bytes bypass berth; the client's Range goes along to the store.
-            headers["Location"] = url
-            headers["Content-Length"] = "0"
-            return web.Response(status=307, headers=headers)
+    # Decided here even when redirecting: S3 sends a whole blob for a range it cannot serve.
     wanted = byte_range(target.request.headers.get("Range"), size)
-    if wanted is None:
-        return BlobResponse(target, target.argument, 0, size, 200, headers)
     if wanted == UNSATISFIABLE:
         raise OciError(
             416,
@@ -149,6 +140,16 @@ async def download_blob(target: Target) -> web.StreamResponse:
             {"size": size},
             headers={"Content-Range": f"bytes */{size}"},
         )
+    settings = target.core.settings
+    if settings.redirect_blobs:
+        url = await target.core.blobs.presigned_url(target.argument, settings.redirect_ttl)
+        if url is not None:
+            # The bytes bypass berth; the client's Range goes along to the store.
+            headers["Location"] = url
+            headers["Content-Length"] = "0"
+            return web.Response(status=307, headers=headers)
+    if wanted is None:
+        return BlobResponse(target, target.argument, 0, size, 200, headers)
     start, end = wanted
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return BlobResponse(target, target.argument, start, end - start + 1, 206, headers)
