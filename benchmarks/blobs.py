@@ -205,29 +205,24 @@ def main() -> int:
             backing.stop()
         source.unlink(missing_ok=True)
 
-    b, d = (s.name for s in servers)
-    med = {n: {k: common.median(v) for k, v in res[n].items()} for n in (b, d)}
     small_label = f"{args.small} KiB" if args.small != 1024 else "1 MiB"
-    rows: list[list[object]] = []
-    for key, label in (
-        ("push", f"push {args.size} MiB, one PATCH (MiB/s)"),
-        ("chunked", f"push {args.size} MiB, {args.chunk} MiB PATCHes (MiB/s)"),
-        ("pull", f"pull {args.size} MiB (MiB/s)"),
-        ("push_cpu", "  server CPU-s per GiB, one-PATCH push"),
-        ("chunked_cpu", "  server CPU-s per GiB, chunked push"),
-        ("pull_cpu", "  server CPU-s per GiB, pull"),
-        ("cpush", f"{args.count} concurrent pushes of {small_label} (blobs/s)"),
-        ("cpull", f"{args.count} concurrent pulls of {small_label} (blobs/s)"),
-        ("cpush_cpu", "  server CPU-ms per blob, concurrent push"),
-        ("cpull_cpu", "  server CPU-ms per blob, concurrent pull"),
-    ):
-        rows.append([label, med[b][key], med[d][key], common.ratio(med[b][key], med[d][key])])
-    print(
-        f"\nblobs: median of {args.runs}, berth workers={args.workers}, store {args.store}, "
-        f"{time.strftime('%Y-%m-%d')}; other load during timed runs: "
-        f"median {common.median(OTHER_LOAD):.0%}, max {max(OTHER_LOAD):.0%}"
+    common.report(
+        f"blobs: median of {args.runs}, berth workers={args.workers}, store {args.store}",
+        res,
+        [
+            ("push", f"push {args.size} MiB, one PATCH (MiB/s)"),
+            ("chunked", f"push {args.size} MiB, {args.chunk} MiB PATCHes (MiB/s)"),
+            ("pull", f"pull {args.size} MiB (MiB/s)"),
+            ("push_cpu", "  server CPU-s per GiB, one-PATCH push"),
+            ("chunked_cpu", "  server CPU-s per GiB, chunked push"),
+            ("pull_cpu", "  server CPU-s per GiB, pull"),
+            ("cpush", f"{args.count} concurrent pushes of {small_label} (blobs/s)"),
+            ("cpull", f"{args.count} concurrent pulls of {small_label} (blobs/s)"),
+            ("cpush_cpu", "  server CPU-ms per blob, concurrent push"),
+            ("cpull_cpu", "  server CPU-ms per blob, concurrent pull"),
+        ],
+        OTHER_LOAD,
     )
-    print(common.table(["measure", b, d, f"{b}/{d}"], rows))
     return 0
 
 

@@ -774,6 +774,26 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def report(
+    title: str,
+    results: dict[str, dict[str, list[float]]],
+    measures: list[tuple[str, str]],
+    other_load: list[float],
+) -> None:
+    """Print the medians of two targets' results side by side with their ratio."""
+    b, d = results
+    med = {n: {k: median(v) for k, v in results[n].items()} for n in (b, d)}
+    rows: list[list[object]] = [
+        [label, med[b][key], med[d][key], ratio(med[b][key], med[d][key])]
+        for key, label in measures
+    ]
+    print(
+        f"\n{title}, {time.strftime('%Y-%m-%d')}; other load during timed runs: "
+        f"median {median(other_load):.0%}, max {max(other_load):.0%}"
+    )
+    print(table(["measure", b, d, f"{b}/{d}"], rows))
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 

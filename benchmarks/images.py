@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import common
@@ -196,22 +195,17 @@ def main() -> int:
             backing.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    b, d = (s.name for s in servers)
-    med = {n: {k: common.median(v) for k, v in res[n].items()} for n in (b, d)}
-    rows: list[list[object]] = []
-    for key, label in (
-        ("push", f"skopeo push, {args.size} MiB in {args.layers} layers (MiB/s)"),
-        ("pull", f"skopeo pull, {args.size} MiB in {args.layers} layers (MiB/s)"),
-        ("push_cpu", "  server CPU-s per GiB, push"),
-        ("pull_cpu", "  server CPU-s per GiB, pull"),
-    ):
-        rows.append([label, med[b][key], med[d][key], common.ratio(med[b][key], med[d][key])])
-    print(
-        f"\nimages: median of {args.runs}, berth workers={args.workers}, store {args.store}, "
-        f"{time.strftime('%Y-%m-%d')}; other load during timed runs: "
-        f"median {common.median(other):.0%}, max {max(other):.0%}"
+    common.report(
+        f"images: median of {args.runs}, berth workers={args.workers}, store {args.store}",
+        res,
+        [
+            ("push", f"skopeo push, {args.size} MiB in {args.layers} layers (MiB/s)"),
+            ("pull", f"skopeo pull, {args.size} MiB in {args.layers} layers (MiB/s)"),
+            ("push_cpu", "  server CPU-s per GiB, push"),
+            ("pull_cpu", "  server CPU-s per GiB, pull"),
+        ],
+        other,
     )
-    print(common.table(["measure", b, d, f"{b}/{d}"], rows))
     return 0
 
 

@@ -167,24 +167,27 @@ def test_mount_from_repository_without_the_blob_is_not_a_201(server: Server, cre
 
 
 def test_mount_without_from(server: Server, creds: str) -> None:
-    """Without `from` a registry may find the blob itself (201, really linked) or fall
-    back to an upload (202); either way it never claims a link it did not make."""
-    owner, dst = new_repository(server), new_repository(server)
+    """Without `from` berth links a blob some repository of the registry holds (201, really
+    linked); a blob no repository holds is an upload (202), even while its bytes remain."""
+    owner, dst, later = (new_repository(server) for _ in range(3))
     data = unique("mount without from")
     digest = sha256_digest(data)
     assert Session(server, owner, creds).push_blob(data).status_code == 201
     d = Session(server, dst, creds)
     response = d.post("blobs/uploads/", params={"mount": digest})
-    if response.status_code == 201:
-        assert location_path(response) == f"/v2/{server.alias}/{dst}/blobs/{digest}"
-        assert response.headers["Docker-Content-Digest"] == digest
-        assert d.get(f"blobs/{digest}").content == data
-    else:
-        _assert_upload_fallback(d, response)
-        assert d.head(f"blobs/{digest}").status_code == 404
+    assert response.status_code == 201, response.text
+    assert location_path(response) == f"/v2/{server.alias}/{dst}/blobs/{digest}"
+    assert response.headers["Docker-Content-Digest"] == digest
+    assert d.get(f"blobs/{digest}").content == data
     # An unknown digest without `from` can only be an upload.
     unknown = sha256_digest(unique("unknown, no from"))
     _assert_upload_fallback(d, d.post("blobs/uploads/", params={"mount": unknown}))
+    # Once no repository holds it, the blob waits for garbage collection, mountable by none.
+    for name in (owner, dst):
+        server.ecr().delete_repository(repositoryName=name, force=True)
+    gone = Session(server, later, creds)
+    _assert_upload_fallback(gone, gone.post("blobs/uploads/", params={"mount": digest}))
+    assert gone.head(f"blobs/{digest}").status_code == 404
 
 
 # --- C2: OCI 1.1 artifacts -----------------------------------------------------------------

@@ -73,6 +73,10 @@ async def mount_blob(
             return False
         if source is not None and not await tx.get_linked_blobs(source.id, [digest]):
             return False
+        # Without `from`: only a blob some repository holds (a row alone may be an
+        # upload's whose bytes are still going in place).
+        if source is None and not await tx.blob_linked_anywhere(digest):
+            return False
         await tx.link_blob(repository.id, digest, now())
         return True
 

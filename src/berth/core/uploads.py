@@ -194,12 +194,16 @@ async def complete(
             if linked and not await blobs.keep_for_push(core, repository, [matched]):
                 raise BlobAlreadyExists(matched)
         async with core.meta.write() as tx:
-            # Under the blob's row lock, so garbage collection can never delete
-            # these bytes between their arrival and the link that keeps them.
+            # A fresh row under its lock: garbage collection, which re-checks a
+            # blob's age under the same lock, leaves these bytes alone for the
+            # grace period, so they can go in place outside the transaction (on
+            # SQLite a transaction locks every writer out; a commit may fsync or
+            # complete an S3 multipart upload). Unlinked, the row is seen by no one.
             await tx.add_blob(matched, upload.size, now())
             await tx.lock_blob(matched)
             await tx.touch_blob(matched, now())
-            await core.blobs.commit(upload_id, matched, upload.size)
+        await core.blobs.commit(upload_id, matched, upload.size)
+        async with core.meta.write() as tx:
             await tx.link_blob(repository.id, matched, now())
             await tx.delete_upload(upload_id)
         core.hashers.pop(upload_id, None)

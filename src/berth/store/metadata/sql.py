@@ -6,6 +6,7 @@ are confined to `_insert_ignore` and the connection set-up.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -955,6 +956,9 @@ class MetadataStore:
         # read never waits for a writer and costs less than aiosqlite's hop
         # to its thread and back, so it runs in the event loop itself.
         self.hot_engine = hot_engine
+        # SQLite only: writers of this process queue here rather than in SQLite's
+        # busy handler, whose sleeps (up to 100 ms) left the lock idle under load.
+        self._write_queue: asyncio.Lock | None = None
 
     async def _hot(self, statement: Any, params: dict[str, str]) -> Any:
         if self.hot_engine is not None:
@@ -996,7 +1000,15 @@ class MetadataStore:
     async def write(self) -> AsyncIterator[Tx]:
         """A write transaction; on SQLite it takes the write lock up front
         (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock."""
-        async with self.engine.connect() as conn:
+        if self.hot_engine is None:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(berth_write=True)
+                async with conn.begin():
+                    yield Tx(conn)
+            return
+        if self._write_queue is None:
+            self._write_queue = asyncio.Lock()
+        async with self._write_queue, self.engine.connect() as conn:
             conn = await conn.execution_options(berth_write=True)
             async with conn.begin():
                 yield Tx(conn)
