@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from conftest import aws
 from support import ecr as api
 from support import images
+from support.registry import error_codes
 
 DEFAULT_ACCOUNT = "123456789012"
 REPOSITORY_KEYS = {"repositoryArn", "registryId", "repositoryName", "repositoryUri", "createdAt"}
@@ -375,3 +376,56 @@ def test_cli_delete_not_empty_then_force(server, ecr, repository) -> None:  # ty
     forced = aws(server, "delete-repository", "--repository-name", repository, "--force")
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["repository"]["repositoryName"] == repository
+
+
+def test_delete_repository_during_pushes_leaves_nothing_behind(server, ecr) -> None:  # type: ignore[no-untyped-def]
+    """Pushes racing a DeleteRepository either land before it (and go with the repository)
+    or fail as NAME_UNKNOWN; none writes rows after it, so no later repository (SQLite
+    may give it the deleted one's id) inherits an image, and nothing answers 5xx."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    password = server.password()
+    config = images.Blob(images.OCI_CONFIG, b"{}")
+    manifest = images.dump_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": images.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [],
+        }
+    )
+    for round_ in range(6):
+        name = unique("race")
+        base = f"{server.url}/v2/{server.alias}/{name}"
+        ecr.create_repository(repositoryName=name)
+        blob_url = f"{base}/blobs/uploads/?digest={config.digest}"
+        assert requests.post(blob_url, data=config.data, auth=("AWS", password)).status_code == 201
+
+        def act(i: int, base: str = base, name: str = name, blob_url: str = blob_url) -> int:
+            if i == 8:
+                server.ecr().delete_repository(repositoryName=name, force=True)
+                return 200
+            if i % 3 == 0:
+                reply = requests.post(blob_url, data=config.data, auth=("AWS", password))
+            else:
+                reply = requests.put(
+                    f"{base}/manifests/t{i}",
+                    data=manifest,
+                    auth=("AWS", password),
+                    headers={"Content-Type": images.OCI_MANIFEST},
+                )
+            if reply.status_code == 404:  # the repository, or its upload, went first
+                assert {"NAME_UNKNOWN", "BLOB_UPLOAD_UNKNOWN"} & set(error_codes(reply)), reply.text
+            return reply.status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(act, range(16)))
+        assert all(status in (200, 201, 404) for status in statuses), (round_, statuses)
+        for fresh in (unique("after"), name):
+            ecr.create_repository(repositoryName=fresh)
+            assert ecr.describe_images(repositoryName=fresh)["imageDetails"] == []
+            tags = requests.get(
+                f"{server.url}/v2/{server.alias}/{fresh}/tags/list", auth=("AWS", password)
+            )
+            assert tags.json()["tags"] == [], (round_, fresh, tags.text)
+            ecr.delete_repository(repositoryName=fresh)

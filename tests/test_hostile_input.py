@@ -131,3 +131,85 @@ def test_tags_v2_cannot_address_are_left_out_of_tags_list(server: Server, reposi
     )
     assert paged.json()["tags"] == ["v1"]
     assert "Link" not in paged.headers
+
+
+def _raw_request(server: Server, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes requests would never send (UTF-8 in a header); the status and body."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as raw:
+        raw.sendall(head + b"\r\nHost: " + url.netloc.encode() + b"\r\nConnection: close\r\n")
+        raw.sendall(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1])
+    return status, reply.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "value", ["Basic é", "Bearer é", "Basic \udce9"], ids=["basic", "bearer", "latin1"]
+)
+@pytest.mark.parametrize(
+    "path", ["/v2/", "/v2/{name}/tags/list", "/token?scope=repository:{name}:pull"]
+)
+def test_non_ascii_authorization_is_a_401(
+    server: Server, repository: str, value: str, path: str
+) -> None:
+    name = f"{server.alias}/{repository}"
+    header = value.encode("utf-8", "surrogateescape")
+    status, body = _raw_request(
+        server, f"GET {path.format(name=name)} HTTP/1.1\r\nAuthorization: ".encode() + header
+    )
+    if path.startswith("/token") and value.startswith("Bearer"):
+        assert status == 200, body  # /token reads only Basic; anyone else is anonymous
+        return
+    assert status == 401, body
+    assert b'"UNAUTHORIZED"' in body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"\xff\xfe=%%%"),
+        ("application/x-www-form-urlencoded; charset=bogus", b"a=b"),
+        ("multipart/form-data", b"--x\r\n"),
+        ("multipart/form-data; boundary=xx", b"garbage"),
+    ],
+)
+def test_unreadable_token_form_is_a_400(server: Server, content_type: str, body: bytes) -> None:
+    reply = requests.post(
+        f"{server.url}/token", data=body, headers={"Content-Type": content_type}, timeout=30
+    )
+    assert reply.status_code in (400, 401), reply.text  # read, or refused for its content
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert "Error handling request" not in server.log.read_text()
+
+
+def test_token_service_other_methods_are_json_405(server: Server) -> None:
+    reply = requests.put(f"{server.url}/token", data=b"x", timeout=30)
+    assert reply.status_code == 405
+    assert error_codes(reply) == ["UNSUPPORTED"]
+
+
+def test_chunked_api_body_over_the_limit_is_a_serialization_error(server: Server) -> None:
+    """A body with no Content-Length can only be measured while read."""
+
+    def chunks():  # type: ignore[no-untyped-def]
+        piece = b" " * (1024 * 1024)
+        for _ in range(40):
+            yield piece
+
+    reply = requests.post(
+        server.url + "/",
+        data=chunks(),
+        headers={
+            "X-Amz-Target": "SpencerFrontendService.DescribeRegistries",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDX/20260101/us-east-1/ecr-public/"
+            "aws4_request, SignedHeaders=host, Signature=" + "0" * 64,
+            "X-Amz-Date": "20260101T000000Z",
+        },
+        timeout=60,
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["__type"] == "SerializationException"

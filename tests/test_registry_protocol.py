@@ -390,6 +390,25 @@ def test_delete_cancels_an_upload(s: Session) -> None:
     )
 
 
+def test_refused_put_changes_nothing_and_can_be_retried(server: Server, s: Session) -> None:
+    """A final chunk whose digest is wrong is not kept: the upload stands where it stood,
+    so the same PUT with the right digest completes (the content is never doubled)."""
+    started = s.start_upload()
+    url = location(server, started)
+    patched = s.patch(url, data=b"first half, ")
+    assert_session_headers(patched, 12)
+    url = location(server, patched)
+    wrong = s.put(url, params={"digest": sha256_digest(b"something else")}, data=b"second half")
+    assert_error(wrong, 400, "DIGEST_INVALID")
+    status = s.get(url)
+    assert status.status_code == 204
+    assert_session_headers(status, 12)
+    whole = b"first half, second half"
+    done = s.put(url, params={"digest": sha256_digest(whole)}, data=b"second half")
+    assert done.status_code == 201, done.text
+    assert s.get(f"blobs/{sha256_digest(whole)}").content == whole
+
+
 def test_unknown_upload_uuid(s: Session) -> None:
     url = f"blobs/uploads/{uuid.uuid4()}"
     assert_error(s.get(url), 404, "BLOB_UPLOAD_UNKNOWN")

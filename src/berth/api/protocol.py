@@ -94,7 +94,10 @@ async def _dispatch(
     credential = sigv4.parse_credential(request)
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise AwsError("SerializationException", "Request body is too large")
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a chunked body, with no length to check first
+        raise AwsError("SerializationException", "Request body is too large") from None
     if keys is None:
         principal = sigv4.open_principal(credential, core.settings.account_id)
     else:

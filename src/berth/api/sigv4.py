@@ -25,6 +25,7 @@ from .errors import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "ecr-public"
+MAX_PRESIGNED_EXPIRY = 7 * 24 * 3600
 CLOCK_SKEW = timedelta(minutes=5)
 _AUTHORIZATION = re.compile(
     ALGORITHM + r"\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
@@ -123,6 +124,13 @@ def _parse_presigned(request: web.Request) -> Credential:
         expires = int(query.get("X-Amz-Expires", "900"))
     except ValueError:
         raise AwsError("IncompleteSignatureException", "X-Amz-Expires is not a number") from None
+    if not 0 <= expires <= MAX_PRESIGNED_EXPIRY:
+        # As SigV4 bounds it (and a date that far out would not even compute).
+        raise AwsError(
+            "IncompleteSignatureException",
+            "X-Amz-Expires must be non-negative and less than a week (in seconds) that is "
+            f"{MAX_PRESIGNED_EXPIRY}",
+        )
     return _credential(
         query["X-Amz-Credential"],
         query["X-Amz-SignedHeaders"],

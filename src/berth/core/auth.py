@@ -152,7 +152,7 @@ def _decode(core: Core, token: str, kind: str, audience: str | None = None) -> d
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the authorization token has expired") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError) as exc:  # ValueError: not even ASCII
         raise Unauthorized("the authorization token is invalid") from exc
     if claims.get("typ") != kind:
         raise Unauthorized("the authorization token is invalid")

@@ -65,7 +65,7 @@ async def mount_blob(
     core: Core, repository: Repository, digest: str, source: Repository | None
 ) -> bool:
     """Link a blob another repository holds into this one; True only if linked."""
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         if await tx.get_linked_blobs(repository.id, [digest]):
             await tx.refresh_links(repository.id, [digest], now())  # reused: see keep_for_push
             return True
@@ -85,7 +85,7 @@ async def unlink_blob(core: Core, repository: Repository, digest: str) -> None:
     """Take a blob out of a repository; its bytes stay for garbage collection.
     A blob a manifest of the repository references stays: deleting it would
     break an image that is still listed."""
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         if await tx.lock_link(repository.id, digest) is None:
             raise BlobNotFound(digest)
         if await tx.link_referenced(repository.id, digest):

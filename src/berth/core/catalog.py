@@ -45,7 +45,7 @@ async def put_repository_catalog(
     """Update the members given; members left out keep their value. An empty
     logo removes it."""
     content_type = check_logo(logo) if logo else None
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         current = await tx.get_catalog(repository.id)
         updated = replace(current, **fields)  # type: ignore[arg-type]
         if logo is not None:

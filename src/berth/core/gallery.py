@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import names
 from .model import Image, Listing, Registry
 from .registries import account_for_alias
 from .service import Core
@@ -165,12 +166,18 @@ async def tags(core: Core, item: Listing, page: int) -> tuple[list[TagRow], Page
 
 async def pull_tag(core: Core, item: Listing) -> str | None:
     """The tag a visitor most likely wants: `latest` if there is one, else the
-    most recently pushed."""
+    most recently pushed that a pull can name (PutImage takes tags /v2 cannot
+    address, with spaces or `&&` in them: never offered as a command to copy)."""
     async with core.meta.read() as tx:
         repository = await tx.get_repository(item.account_id, item.name)
         if repository is None:
             return None
         if await tx.get_image_by_tag(repository.id, "latest") is not None:
             return "latest"
-        newest = await tx.tags_by_push(repository.id, 0, 1)
-    return newest[0].name if newest else None
+        offset = 0
+        while batch := await tx.tags_by_push(repository.id, offset, 100):
+            for record in batch:
+                if names.TAG.fullmatch(record.name):
+                    return record.name
+            offset += len(batch)
+    return None

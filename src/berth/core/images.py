@@ -56,7 +56,7 @@ async def put_image(
         if actual != digest:
             raise DigestMismatch(digest, actual)
         manifest.digest = digest
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         existing = await tx.get_image(repository.id, manifest.digest)
         limits = core.settings.limits
         if existing is None:
@@ -246,7 +246,7 @@ async def delete_images(
     the repository still lists cannot go. Blob bytes are left to GC.
     """
     outcomes: list[DeleteOutcome] = []
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         for digest, tag in ids:
             if digest is None and tag is None:
                 outcomes.append(DeleteOutcome(None, None, MISSING_IDENTIFIER))
@@ -289,7 +289,7 @@ async def delete_images(
 
 async def delete_tag(core: Core, repository: Repository, tag: str) -> DeleteOutcome:
     """Remove only the tag; the image stays, untagged if it was its last one."""
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         image = await tx.get_image_by_tag(repository.id, tag)
         if image is None:
             return DeleteOutcome(None, tag, NOT_FOUND)

@@ -108,7 +108,7 @@ async def set_policy(
     resource = f"arn:aws:ecr-public::{repository.account_id}:repository/{repository.name}"
     if not force and evaluate(text, *setter, "SetRepositoryPolicy", resource) == "Deny":
         raise PolicyLocksOut(repository.name)
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         await tx.set_policy(repository.id, text)
     return text
 
@@ -126,7 +126,7 @@ async def get_policy(core: Core, repository: Repository) -> str:
 
 
 async def delete_policy(core: Core, repository: Repository) -> str:
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         text = await tx.get_policy(repository.id)
         if text is None:
             raise PolicyNotFound(repository.account_id, repository.name)

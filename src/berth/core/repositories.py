@@ -46,8 +46,7 @@ async def create_repository(
 
 
 async def find_repository(core: Core, account_id: str, name: str) -> Repository | None:
-    async with core.meta.read() as tx:
-        return await tx.get_repository(account_id, name)
+    return await core.meta.find_repository(account_id, name)
 
 
 async def get_repository(core: Core, account_id: str, name: str) -> Repository:

@@ -35,14 +35,14 @@ async def list_tags(core: Core, repository: Repository) -> list[tuple[str, str]]
 
 
 async def tag(core: Core, repository: Repository, new: list[tuple[str, str]]) -> None:
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         current = await tx.get_resource_tags(repository.id)
         await tx.set_resource_tags(repository.id, merged(core, current, new))
 
 
 async def untag(core: Core, repository: Repository, keys: list[str]) -> None:
     _check_keys(keys)
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         current = await tx.get_resource_tags(repository.id)
         gone = set(keys)
         await tx.set_resource_tags(repository.id, [(k, v) for k, v in current if k not in gone])

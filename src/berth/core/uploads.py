@@ -59,15 +59,14 @@ async def start_upload(
         created_at=stamp,
         updated_at=stamp,
     )
-    async with core.meta.write() as tx:
+    async with core.meta.write(repository) as tx:
         await tx.add_upload(upload)
     core.hashers[upload.id] = (0, digests.hasher(algorithm))
     return upload
 
 
 async def get_upload(core: Core, repository: Repository, upload_id: str) -> Upload:
-    async with core.meta.read() as tx:
-        upload = await tx.get_upload(upload_id)
+    upload = await core.meta.find_upload(upload_id)
     if upload is None or upload.repository_id != repository.id:
         raise UploadNotFound(upload_id)
     return upload
@@ -97,18 +96,23 @@ async def _hashing(chunks: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[b
         yield chunk
 
 
-async def _append(
+async def _receive(
     core: Core, upload: Upload, chunks: AsyncIterable[bytes], first_byte: int | None
-) -> Upload:
+) -> int | None:
+    """Store and hash bytes after the upload's, updating `upload` in memory only.
+
+    Returns the size the upload had before, for `_record`, or None if no byte came.
+    """
     if first_byte is not None and first_byte != upload.size:
         raise UploadRangeInvalid(upload.id, upload.size, first_byte)
     hasher = await _hasher_at(core, upload, upload.algorithm)
     core.hashers.pop(upload.id, None)  # until the new bytes are recorded
     new_size = await core.blobs.append(upload.id, upload.size, _hashing(chunks, hasher))
+    # Held by this process's lock on the upload; dropped again if recording fails.
+    core.hashers[upload.id] = (new_size, hasher)
     written = new_size - upload.size
     if written == 0:
-        core.hashers[upload.id] = (upload.size, hasher)
-        return upload
+        return None
     previous = upload.size
     if upload.parts:
         inner = upload.last_part_size
@@ -119,11 +123,26 @@ async def _append(
     upload.last_part_size = written
     upload.size = new_size
     upload.updated_at = now()
-    async with core.meta.write() as tx:
-        saved = await tx.save_upload(upload, previous)
-    if not saved:
+    return previous
+
+
+async def _record(core: Core, tx: Any, upload: Upload, previous: int) -> None:
+    if not await tx.save_upload(upload, previous):
+        core.hashers.pop(upload.id, None)
         raise UploadRangeInvalid(upload.id, previous, previous)
-    core.hashers[upload.id] = (new_size, hasher)
+
+
+async def _append(
+    core: Core,
+    repository: Repository,
+    upload: Upload,
+    chunks: AsyncIterable[bytes],
+    first_byte: int | None,
+) -> Upload:
+    previous = await _receive(core, upload, chunks, first_byte)
+    if previous is not None:
+        async with core.meta.write(repository) as tx:
+            await _record(core, tx, upload, previous)
     return upload
 
 
@@ -141,7 +160,7 @@ async def append(
         upload = await get_upload(core, repository, upload_id)
         if max_parts is not None and upload.parts >= max_parts:
             raise LimitExceeded("layer parts per upload", max_parts)
-        return await _append(core, upload, chunks, first_byte)
+        return await _append(core, repository, upload, chunks, first_byte)
 
 
 async def complete(
@@ -163,37 +182,22 @@ async def complete(
     """
     async with _lock(upload_id):
         upload = await get_upload(core, repository, upload_id)
+        previous = None
         if final_chunks is not None:
-            upload = await _append(core, upload, final_chunks, first_byte)
-        if require_parts and upload.parts == 0:
-            raise UploadEmpty(upload_id)
-        if (
-            min_part_size is not None
-            and upload.smallest_inner_part is not None
-            and upload.smallest_inner_part < min_part_size
-        ):
-            raise UploadPartTooSmall(upload_id, min_part_size)
-        actual: dict[str, str] = {}
-        matched = None
-        for candidate in candidates:
-            algorithm = digests.algorithm_of(candidate)
-            if algorithm not in actual:
-                hasher = await _hasher_at(core, upload, algorithm)
-                actual[algorithm] = f"{algorithm}:{hasher.copy().hexdigest()}"
-            if actual[algorithm] == candidate:
-                matched = candidate
-                break
-        if matched is None:
-            computed = next(iter(actual.values()), "")
-            raise DigestMismatch(candidates[0] if candidates else "", computed)
-        if refuse_existing:
-            async with core.meta.read() as tx:
-                linked = await tx.get_linked_blobs(repository.id, [matched])
-            # The client will reuse the linked blob: hold it as a HEAD would, and
-            # link it again below if garbage collection got there first.
-            if linked and not await blobs.keep_for_push(core, repository, [matched]):
-                raise BlobAlreadyExists(matched)
-        async with core.meta.write() as tx:
+            previous = await _receive(core, upload, final_chunks, first_byte)
+        try:
+            matched = await _verify(
+                core, repository, upload, candidates, require_parts, min_part_size, refuse_existing
+            )
+        except Exception:
+            if previous is not None:
+                # A refused final chunk changes nothing: the upload stands where it
+                # stood, so the same PUT can be retried (the next append truncates).
+                core.hashers.pop(upload.id, None)
+            raise
+        async with core.meta.write(repository) as tx:
+            if previous is not None:  # in the blob's transaction: one commit fewer
+                await _record(core, tx, upload, previous)
             # A fresh row under its lock: garbage collection, which re-checks a
             # blob's age under the same lock, leaves these bytes alone for the
             # grace period, so they can go in place outside the transaction (on
@@ -203,7 +207,7 @@ async def complete(
             await tx.lock_blob(matched)
             await tx.touch_blob(matched, now())
         await core.blobs.commit(upload_id, matched, upload.size)
-        async with core.meta.write() as tx:
+        async with core.meta.write(repository) as tx:
             await tx.link_blob(repository.id, matched, now())
             await tx.delete_upload(upload_id)
         core.hashers.pop(upload_id, None)
@@ -211,10 +215,51 @@ async def complete(
     return matched, upload.size
 
 
+async def _verify(
+    core: Core,
+    repository: Repository,
+    upload: Upload,
+    candidates: list[str],
+    require_parts: bool,
+    min_part_size: int | None,
+    refuse_existing: bool,
+) -> str:
+    """The candidate digest the upload's bytes have, after the checks of `complete`."""
+    if require_parts and upload.parts == 0:
+        raise UploadEmpty(upload.id)
+    if (
+        min_part_size is not None
+        and upload.smallest_inner_part is not None
+        and upload.smallest_inner_part < min_part_size
+    ):
+        raise UploadPartTooSmall(upload.id, min_part_size)
+    actual: dict[str, str] = {}
+    matched = None
+    for candidate in candidates:
+        algorithm = digests.algorithm_of(candidate)
+        if algorithm not in actual:
+            hasher = await _hasher_at(core, upload, algorithm)
+            actual[algorithm] = f"{algorithm}:{hasher.copy().hexdigest()}"
+        if actual[algorithm] == candidate:
+            matched = candidate
+            break
+    if matched is None:
+        computed = next(iter(actual.values()), "")
+        raise DigestMismatch(candidates[0] if candidates else "", computed)
+    if refuse_existing:
+        async with core.meta.read() as tx:
+            linked = await tx.get_linked_blobs(repository.id, [matched])
+        # The client will reuse the linked blob: hold it as a HEAD would, and
+        # link it again below if garbage collection got there first.
+        if linked and not await blobs.keep_for_push(core, repository, [matched]):
+            raise BlobAlreadyExists(matched)
+    return matched
+
+
 async def cancel(core: Core, repository: Repository, upload_id: str) -> None:
     async with _lock(upload_id):
         await get_upload(core, repository, upload_id)
-        async with core.meta.write() as tx:
+        async with core.meta.write(repository) as tx:
             await tx.delete_upload(upload_id)
         await core.blobs.abort(upload_id)
         core.hashers.pop(upload_id, None)

@@ -7,11 +7,11 @@ from .logos import serve_logo
 
 
 def add_routes(app: web.Application) -> None:
-    router = app.router
-    router.add_route("GET", "/", pages.home)
-    router.add_route("GET", "/gallery", pages.home)
-    router.add_route("GET", "/gallery/", pages.home)
-    router.add_route("GET", "/gallery/static/{file}", pages.static)
-    router.add_route("GET", "/gallery/{alias}", pages.registry_page)
-    router.add_route("GET", "/gallery/{alias}/{name:.+}", pages.repository_page)
-    router.add_route("GET", r"/logo/{hex:[0-9a-f]{64}}.png", serve_logo)
+    router = app.router  # add_get: HEAD too, as load balancers' health checks send
+    router.add_get("/", pages.home)
+    router.add_get("/gallery", pages.home)
+    router.add_get("/gallery/", pages.home)
+    router.add_get("/gallery/static/{file}", pages.static)
+    router.add_get("/gallery/{alias}", pages.registry_page)
+    router.add_get("/gallery/{alias}/{name:.+}", pages.repository_page)
+    router.add_get(r"/logo/{hex:[0-9a-f]{64}}.png", serve_logo)

@@ -15,6 +15,15 @@ _TAGS = {
     "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}}
+_ABSOLUTE = ("http://", "https://", "mailto:")
+
+
+def _absolute_urls_only(_tag: str, attribute: str, value: str) -> str | None:
+    """nh3 lets relative URLs through; a publisher's text has no pages of its own to
+    point at, and `//host` would leave the gallery under another name."""
+    if attribute in ("href", "src") and not value.lower().startswith(_ABSOLUTE):
+        return None
+    return value
 
 
 def _demoted(text: str) -> str:
@@ -36,4 +45,5 @@ def render(text: str | None) -> str:
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_absolute_urls_only,
     )

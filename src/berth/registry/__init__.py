@@ -15,5 +15,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_route("GET", "/v2", routes.base)
     app.router.add_route("*", "/v2/{path:.+}", routes.dispatch)
     for path in ("/token", "/token/"):
-        app.router.add_route("GET", path, issue)
-        app.router.add_route("POST", path, issue)
+        app.router.add_route("*", path, issue)

@@ -4,7 +4,6 @@ and the 401 challenge that starts the token flow."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -52,7 +51,7 @@ def login_principal(core: Core, password: str) -> auth.Principal:
 def basic_credentials(header: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(header, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not base64 (non-ASCII too), or not UTF-8 inside
         raise Unauthorized("malformed Basic credentials") from exc
     user, sep, password = decoded.partition(":")
     if not sep:

@@ -67,8 +67,16 @@ async def issue(request: web.Request) -> web.Response:
     core: Core = request.app[CORE]
     form: dict[str, str] = {}
     scopes = request.query.getall("scope", [])
+    if request.method not in ("GET", "POST"):
+        return OciError(405, "UNSUPPORTED", "the token service takes GET and POST").response()
     if request.method == "POST":
-        posted = await request.post()
+        try:
+            posted = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            return OciError(413, "SIZE_INVALID", "the form body is too large").response()
+        except (ValueError, LookupError, AssertionError):
+            # Undecodable bytes or charset, a multipart body without its boundary.
+            return OciError(400, "UNSUPPORTED", "the form body could not be read").response()
         form = {k: str(v) for k, v in posted.items()}
         scopes = scopes + [str(v) for v in posted.getall("scope", [])]
     try:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ...core.errors import RepositoryNotFound
 from ...core.model import (
     Alias,
     BlobLink,
@@ -226,7 +227,33 @@ class Tx:
             query = query.limit(limit)
         return [_repository(r) for r in await self.conn.execute(query)]
 
+    async def hold_repository(self, repository: Repository) -> None:
+        """Keep the repository for this transaction, or raise RepositoryNotFound if it is
+        gone: a push that writes rows under it never outlives a DeleteRepository (which
+        waits for the hold on PostgreSQL; on SQLite writers take turns anyway)."""
+        r = t.repositories.c
+        row = (
+            await self.conn.execute(
+                select(r.id)
+                .where(
+                    r.id == repository.id,
+                    r.account_id == repository.account_id,
+                    r.name == repository.name,
+                )
+                .with_for_update(key_share=True)
+            )
+        ).first()
+        if row is None:
+            raise RepositoryNotFound(repository.account_id, repository.name)
+
     async def delete_repository(self, repository_id: int) -> None:
+        # First wait for every transaction holding the repository, so none adds a
+        # row after the children below are gone.
+        await self.conn.execute(
+            select(t.repositories.c.id)
+            .where(t.repositories.c.id == repository_id)
+            .with_for_update()
+        )
         # Children first: SQLite enforces ON DELETE CASCADE only with a pragma,
         # and being explicit keeps both databases identical.
         manifest_ids = select(t.manifests.c.id).where(t.manifests.c.repository_id == repository_id)
@@ -324,8 +351,8 @@ class Tx:
             await self.conn.execute(
                 select(t.repositories.c.policy_text).where(t.repositories.c.id == repository_id)
             )
-        ).one()
-        return row.policy_text  # type: ignore[no-any-return]
+        ).first()
+        return None if row is None else row.policy_text  # None also for a repository just deleted
 
     async def set_policy(self, repository_id: int, policy_text: str | None) -> None:
         await self.conn.execute(
@@ -892,12 +919,6 @@ class Tx:
             )
         )
 
-    async def get_upload(self, upload_id: str) -> Upload | None:
-        row = (
-            await self.conn.execute(select(t.uploads).where(t.uploads.c.id == upload_id))
-        ).first()
-        return None if row is None else _upload(row)
-
     async def save_upload(self, upload: Upload, expected_size: int) -> bool:
         """Record progress; False if another writer moved the upload first."""
         result = await self.conn.execute(
@@ -949,6 +970,13 @@ _PULL_BLOB = (
 )
 
 
+_FIND_REPOSITORY = select(t.repositories).where(
+    t.repositories.c.account_id == bindparam("account"),
+    t.repositories.c.name == bindparam("name"),
+)
+_FIND_UPLOAD = select(t.uploads).where(t.uploads.c.id == bindparam("id"))
+
+
 class MetadataStore:
     def __init__(self, engine: AsyncEngine, hot_engine: Engine | None = None) -> None:
         self.engine = engine
@@ -966,6 +994,15 @@ class MetadataStore:
                 return conn.execute(statement, params).first()
         async with self.engine.connect() as conn:
             return (await conn.execute(statement, params)).first()
+
+    async def find_repository(self, account_id: str, name: str) -> Repository | None:
+        """One repository by name: every /v2 request's first lookup."""
+        row = await self._hot(_FIND_REPOSITORY, {"account": account_id, "name": name})
+        return None if row is None else _repository(row)
+
+    async def find_upload(self, upload_id: str) -> Upload | None:
+        row = await self._hot(_FIND_UPLOAD, {"id": upload_id})
+        return None if row is None else _upload(row)
 
     async def pull_manifest(
         self, account_id: str, name: str, reference: str, by_tag: bool
@@ -997,21 +1034,28 @@ class MetadataStore:
             yield Tx(conn)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
+    async def write(self, repository: Repository | None = None) -> AsyncIterator[Tx]:
         """A write transaction; on SQLite it takes the write lock up front
-        (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock."""
+        (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock.
+        With `repository`, it holds that repository first (Tx.hold_repository)."""
         if self.hot_engine is None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(berth_write=True)
                 async with conn.begin():
-                    yield Tx(conn)
+                    tx = Tx(conn)
+                    if repository is not None:
+                        await tx.hold_repository(repository)
+                    yield tx
             return
         if self._write_queue is None:
             self._write_queue = asyncio.Lock()
         async with self._write_queue, self.engine.connect() as conn:
             conn = await conn.execution_options(berth_write=True)
             async with conn.begin():
-                yield Tx(conn)
+                tx = Tx(conn)
+                if repository is not None:
+                    await tx.hold_repository(repository)
+                yield tx
 
     async def ensure_schema(self) -> None:
         """Create the schema in an empty database; refuse an out-of-date one."""
