@@ -213,3 +213,13 @@ def test_chunked_api_body_over_the_limit_is_a_serialization_error(server: Server
     )
     assert reply.status_code == 400, reply.text
     assert reply.json()["__type"] == "SerializationException"
+
+
+def test_malformed_http_is_a_400_logged_in_one_line(server: Server) -> None:
+    """A request line or header past aiohttp's limits: 400, and no traceback in the log."""
+    long_query = requests.get(f"{server.url}/v2/?last={'a' * 9000}", timeout=30)
+    long_header = requests.get(f"{server.url}/v2/", headers={"X-Big": "a" * 9000}, timeout=30)
+    assert (long_query.status_code, long_header.status_code) == (400, 400)
+    log = server.log.read_text()
+    assert "refused a malformed request" in log
+    assert "Traceback" not in log

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 import sqlalchemy.exc
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .app import close_core, create_app, open_core, prepare
 from .config import Settings
@@ -240,11 +241,25 @@ def serve(
         process.join()
 
 
+def _malformed_http_is_no_error(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse (a line past its limits, a bad header) as
+    an error with a traceback; it is the client's fault, already answered 400: one line."""
+    if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg = f"refused a malformed request from {remote}: {record.exc_info[1]}"
+        record.args = ()
+        record.exc_info = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+    return True
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(_malformed_http_is_no_error)
 
 
 def _run(
