@@ -11,9 +11,21 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...core.errors import RepositoryNotFound
@@ -977,15 +989,35 @@ _FIND_REPOSITORY = select(t.repositories).where(
 _FIND_UPLOAD = select(t.uploads).where(t.uploads.c.id == bindparam("id"))
 
 
+class _InLoop:
+    """What Tx needs of an AsyncConnection, over a synchronous SQLite connection
+    used in the event loop itself: a statement there costs microseconds, less than
+    aiosqlite's hop to its thread and back (two context switches and a wake-up)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+
 class MetadataStore:
-    def __init__(self, engine: AsyncEngine, hot_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        hot_engine: Engine | None = None,
+        write_engine: Engine | None = None,
+    ) -> None:
         self.engine = engine
         # SQLite only: a synchronous connection for the pull path. A WAL-mode
         # read never waits for a writer and costs less than aiosqlite's hop
         # to its thread and back, so it runs in the event loop itself.
         self.hot_engine = hot_engine
-        # SQLite only: writers of this process queue here rather than in SQLite's
-        # busy handler, whose sleeps (up to 100 ms) left the lock idle under load.
+        # SQLite only: write transactions run in the event loop too, one at a time
+        # per process (the queue); only BEGIN IMMEDIATE can wait, for another
+        # process, and it waits by sleeping in the loop, never blocking it.
+        self.write_engine = write_engine
         self._write_queue: asyncio.Lock | None = None
 
     async def _hot(self, statement: Any, params: dict[str, str]) -> Any:
@@ -1030,15 +1062,21 @@ class MetadataStore:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self.engine.connect() as conn:
-            yield Tx(conn)
+        if self.hot_engine is None:
+            async with self.engine.connect() as conn:
+                yield Tx(conn)
+            return
+        with self.hot_engine.connect() as sync_conn:
+            # One snapshot for the transaction's statements; closing rolls it back.
+            sync_conn.exec_driver_sql("BEGIN")
+            yield Tx(_InLoop(sync_conn))  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def write(self, repository: Repository | None = None) -> AsyncIterator[Tx]:
         """A write transaction; on SQLite it takes the write lock up front
         (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock.
         With `repository`, it holds that repository first (Tx.hold_repository)."""
-        if self.hot_engine is None:
+        if self.write_engine is None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(berth_write=True)
                 async with conn.begin():
@@ -1049,10 +1087,10 @@ class MetadataStore:
             return
         if self._write_queue is None:
             self._write_queue = asyncio.Lock()
-        async with self._write_queue, self.engine.connect() as conn:
-            conn = await conn.execution_options(berth_write=True)
-            async with conn.begin():
-                tx = Tx(conn)
+        async with self._write_queue:
+            with self.write_engine.connect() as sync_conn, sync_conn.begin():
+                await _begin_immediate(sync_conn)
+                tx = Tx(_InLoop(sync_conn))  # type: ignore[arg-type]
                 if repository is not None:
                     await tx.hold_repository(repository)
                 yield tx
@@ -1070,8 +1108,9 @@ class MetadataStore:
         return before, schema.head_revision()
 
     async def close(self) -> None:
-        if self.hot_engine is not None:
-            self.hot_engine.dispose()
+        for sync_engine in (self.hot_engine, self.write_engine):
+            if sync_engine is not None:
+                sync_engine.dispose()
         await self.engine.dispose()
 
 
@@ -1085,7 +1124,9 @@ def open_metadata(url: str) -> MetadataStore:
         _sqlite_setup(engine)
         hot = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 5})
         event.listen(hot, "connect", _hot_connect)
-        return MetadataStore(engine, hot)
+        writer = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 0})
+        event.listen(writer, "connect", _write_connect)
+        return MetadataStore(engine, hot, writer)
     elif parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
         engine = create_async_engine(parsed.set(drivername="postgresql+asyncpg"), pool_size=10)
     else:
@@ -1093,7 +1134,35 @@ def open_metadata(url: str) -> MetadataStore:
     return MetadataStore(engine)
 
 
+async def _begin_immediate(conn: Connection, patience: float = 60.0) -> None:
+    """Take SQLite's write lock; while another process holds it, sleep and retry
+    (with busy_timeout 0 SQLite answers at once instead of blocking the loop)."""
+    delay = 0.0005
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            locked = "locked" in str(exc) or "busy" in str(exc)
+            if not locked or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+def _write_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling off: BEGIN IMMEDIATE is ours to send.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
 def _hot_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # read() sends its own BEGIN
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
