@@ -42,6 +42,7 @@ MAX_PART_SIZE = 5 * 1024 * MIB  # S3's maximum part (and CopyObject) size
 MAX_PARTS = 10_000  # S3's limit of parts in one multipart upload
 DEFAULT_PART_SIZE = 8 * MIB
 READ_CHUNK = MIB
+MAX_CONNECTIONS = 100  # to the store, per process
 COPY_CONCURRENCY = 8  # server-side part copies in flight during a commit
 DELETE_BATCH = 1000  # DeleteObjects' limit per request
 
@@ -135,6 +136,13 @@ class S3BlobStore:
                     )
                     config = AioConfig(
                         signature_version="s3v4",
+                        # botocore's default of 10 queued concurrent pulls behind each other.
+                        max_pool_connections=MAX_CONNECTIONS,
+                        # Blobs are content-addressed and verified as they arrive; botocore's
+                        # default CRCs on every part sent and object read cost CPU per byte
+                        # (and S3-compatible stores that predate them refuse the headers).
+                        request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required",
                         retries={"mode": "standard"},
                         # Custom endpoints (IP addresses, MinIO) rarely have per-bucket DNS names.
                         s3={"addressing_style": "path" if self.endpoint_url else "auto"},
@@ -469,16 +477,19 @@ class S3BlobStore:
                 return  # starts at or past the end: nothing, as a file read past EOF
             raise
         async with response["Body"] as body:
-            buffer = bytearray()
+            pieces: list[bytes] = []
+            gathered = 0
             while True:
                 # The network hands over what it has; gather about READ_CHUNK
-                # so the consumer writes few large pieces.
-                data = await body.read(READ_CHUNK - len(buffer))
+                # so the consumer writes few large pieces (joined once, or as is).
+                data = await body.read(READ_CHUNK - gathered)
                 if data:
-                    buffer += data
-                if buffer and (not data or len(buffer) >= READ_CHUNK):
-                    yield bytes(buffer)
-                    buffer.clear()
+                    pieces.append(data)
+                    gathered += len(data)
+                if pieces and (not data or gathered >= READ_CHUNK):
+                    yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    pieces.clear()
+                    gathered = 0
                 if not data:
                     return
 
