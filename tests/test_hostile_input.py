@@ -223,3 +223,35 @@ def test_malformed_http_is_a_400_logged_in_one_line(server: Server) -> None:
     log = server.log.read_text()
     assert "refused a malformed request" in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("where", ["artifactType", "config", "layer"])
+def test_nul_in_a_manifest_media_type_is_refused_on_both_faces(
+    server: Server, repository: str, where: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL and no media type has one: MANIFEST_INVALID on
+    /v2 and InvalidParameterException on the API, never a 500."""
+    import json
+
+    image = images.oci_image(7302, n_layers=1)
+    doc = json.loads(image.manifest)
+    if where == "artifactType":
+        doc["artifactType"] = "application/vnd.x\x00y"
+    elif where == "config":
+        doc["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json\x00"
+    else:
+        doc["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar\x00"
+    body = images.dump_json(doc)
+    ecr = server.ecr()
+    push_image_via_api(ecr, repository, image, tag="base")  # the blobs exist
+    reply = requests.put(
+        f"{server.v2(repository)}/manifests/nul",
+        data=body,
+        headers={**push_headers(server, repository), "Content-Type": images.OCI_MANIFEST},
+    )
+    assert reply.status_code == 400, reply.text
+    assert error_codes(reply) == ["MANIFEST_INVALID"]
+    with pytest.raises(ClientError) as caught:
+        put_manifest(ecr, repository, body, tag="nul", media_type=images.OCI_MANIFEST)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -468,3 +468,18 @@ def test_construction_opens_nothing() -> None:
     store = S3BlobStore("bucket", "p", endpoint_url="http://127.0.0.1:1")
     assert store._client is None
     assert store.endpoint_url == "http://127.0.0.1:1"
+
+
+async def test_commit_of_a_vanished_upload_publishes_nothing(
+    store: S3BlobStore, s3: Any, prefix: str
+) -> None:
+    """An upload aborted (its repository deleted) while a PUT finishes it: the commit
+    fails; no object of the wrong size ever appears under the digest."""
+    upload = str(uuid.uuid4())
+    data = b"bytes that go away"
+    await store.append(upload, 0, chunks_of(data, 7))
+    await store.abort(upload)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        await store.commit(upload, digest, len(data))
+    assert await store.size(digest) is None

@@ -76,3 +76,48 @@ def test_sigterm_stops_every_worker(workers: Server) -> None:
     )
     assert alive.stdout.strip() == ""
     assert "Traceback" not in workers.log.read_text()
+
+
+def _worker_pids(server: Server) -> list[int]:
+    children = subprocess.run(
+        ["pgrep", "-P", str(server.process.pid), "-f", "spawn_main"], capture_output=True, text=True
+    )
+    return [int(pid) for pid in children.stdout.split()]
+
+
+def test_a_dead_worker_is_replaced_and_one_that_dies_at_once_stops_berth(tmp_path: Path) -> None:
+    """A worker killed after it served a while (an OOM kill) is replaced; one that dies
+    within seconds of its start would only die again, so berth stops with exit code 1
+    rather than serve on fewer workers unseen."""
+    import os
+    import signal
+    import time
+
+    from berth.cli import RESTART_AFTER
+
+    server = start_server(tmp_path / "data", None, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 30
+        while len(_worker_pids(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = _worker_pids(server)
+        assert len(first) == 2, first
+        time.sleep(RESTART_AFTER + 0.5)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (set(_worker_pids(server)) == set(first) or len(_worker_pids(server)) < 2) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        replaced = _worker_pids(server)
+        assert len(replaced) == 2 and first[0] not in replaced, (first, replaced)
+        assert requests.get(f"{server.url}/v2/", timeout=10).status_code == 401
+        new = next(pid for pid in replaced if pid not in first)
+        os.kill(new, signal.SIGKILL)
+        assert server.process.wait(timeout=30) == 1
+        log = server.log.read_text()
+        assert f"berth worker 0 (pid {first[0]}) exited with code -9" in log
+        assert f"(pid {new}) exited with code -9" in log
+        assert log.count("berth listening") == 1
+    finally:
+        server.stop()

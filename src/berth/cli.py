@@ -6,8 +6,10 @@ import asyncio
 import errno
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +28,8 @@ from .store.metadata import open_metadata
 from .store.metadata.schema import SchemaOutOfDate
 
 T = TypeVar("T")
+
+RESTART_AFTER = 10.0  # seconds a worker must have lived to be replaced when it dies
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -218,25 +222,60 @@ def serve(
     if workers == 1:
         _run(settings, False, log_level, access_log, announce)
         return
+    _supervise(workers, (settings, True, log_level, access_log), announce)
+
+
+def _supervise(workers: int, run_args: tuple[object, ...], announce: str) -> None:
+    """Run `workers` processes of `_run` on one port; replace one that dies (a
+    crash, an OOM kill). One that dies within RESTART_AFTER seconds of its start
+    would only die again: then every worker stops and berth exits 1, for the
+    service manager to see."""
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(
+    processes: list[Any] = []
+    started: list[float] = []
+    stopping = False
+
+    def spawn(i: int) -> None:
+        process = context.Process(
             target=_run,
-            args=(settings, True, log_level, access_log, announce if i == 0 else None),
+            args=(*run_args, announce if i == 0 and not processes else None),
             name=f"berth-worker-{i}",
         )
-        for i in range(workers)
-    ]
-    for process in processes:
         process.start()
+        if i < len(processes):
+            processes[i], started[i] = process, time.monotonic()
+        else:
+            processes.append(process)
+            started.append(time.monotonic())
 
-    def stop(_signum: int, _frame: object) -> None:
+    def stop(_signum: int = 0, _frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
             if process.is_alive():
                 process.terminate()
 
+    for i in range(workers):
+        spawn(i)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        multiprocessing.connection.wait([p.sentinel for p in processes], timeout=1.0)
+        for i, process in enumerate(processes):
+            if stopping or process.exitcode is None:
+                continue
+            lived = time.monotonic() - started[i]
+            click.echo(
+                f"berth worker {i} (pid {process.pid}) exited with code {process.exitcode} "
+                f"after {lived:.0f} s",
+                err=True,
+            )
+            if lived < RESTART_AFTER:
+                stop()
+                for other in processes:
+                    other.join()
+                sys.exit(1)
+            spawn(i)
     for process in processes:
         process.join()
 

@@ -129,10 +129,7 @@ def parse(body: bytes, declared: str | None = None, *, infer: bool = False) -> M
         return manifest
     if doc.get("schemaVersion") != 2:
         raise ManifestInvalid("schemaVersion must be 2")
-    artifact_type = doc.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise ManifestInvalid("artifactType is not a string")
-    manifest.artifact_type = artifact_type
+    manifest.artifact_type = _optional_text(doc.get("artifactType"), "artifactType")
     manifest.annotations = _annotations(doc.get("annotations"), "annotations")
     if "subject" in doc:
         manifest.subject = _descriptor(doc["subject"], "subject")
@@ -178,6 +175,18 @@ def _digest(value: Any, where: str) -> str:
     return value
 
 
+def _optional_text(value: Any, where: str) -> str | None:
+    """A string berth stores in a column of its own (media and artifact types): no NUL,
+    which PostgreSQL's text cannot hold and no media type has."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ManifestInvalid(f"{where} is not a string")
+    if "\x00" in value:
+        raise ManifestInvalid(f"{where} contains a NUL character")
+    return value
+
+
 def _annotations(value: Any, where: str) -> dict[str, str] | None:
     if value is None:
         return None
@@ -191,8 +200,8 @@ def _annotations(value: Any, where: str) -> dict[str, str] | None:
 def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(value, dict):
         raise ManifestInvalid(f"{where} is not a descriptor")
-    media_type = value.get("mediaType")
-    if not isinstance(media_type, str) or not media_type:
+    media_type = _optional_text(value.get("mediaType"), f"{where}.mediaType")
+    if not media_type:
         raise ManifestInvalid(f"{where}.mediaType is missing")
     size = value.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
@@ -207,9 +216,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     platform = value.get("platform")
     if platform is not None and not isinstance(platform, dict):
         raise ManifestInvalid(f"{where}.platform is not an object")
-    artifact_type = value.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise ManifestInvalid(f"{where}.artifactType is not a string")
+    artifact_type = _optional_text(value.get("artifactType"), f"{where}.artifactType")
     urls = value.get("urls") or []
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         raise ManifestInvalid(f"{where}.urls is not a list of strings")

@@ -18,6 +18,7 @@ from .errors import (
     BlobAlreadyExists,
     DigestMismatch,
     LimitExceeded,
+    RepositoryNotFound,
     UploadEmpty,
     UploadNotFound,
     UploadPartTooSmall,
@@ -206,13 +207,45 @@ async def complete(
             await tx.add_blob(matched, upload.size, now())
             await tx.lock_blob(matched)
             await tx.touch_blob(matched, now())
-        await core.blobs.commit(upload_id, matched, upload.size)
+        try:
+            await core.blobs.commit(upload_id, matched, upload.size)
+        except Exception:
+            await _gone_while_finishing(core, repository, upload_id, matched)
+            raise
+        collected = False
         async with core.meta.write(repository) as tx:
-            await tx.link_blob(repository.id, matched, now())
+            if await tx.lock_blob(matched) is None:
+                # Collected between the two transactions, bytes first: only a grace
+                # period of 0 allows it. The upload is spent; the client pushes again.
+                collected = True
+            else:
+                await tx.link_blob(repository.id, matched, now())
             await tx.delete_upload(upload_id)
         core.hashers.pop(upload_id, None)
     _locks.pop(upload_id, None)
+    if collected:
+        raise UploadNotFound(upload_id)
     return matched, upload.size
+
+
+async def _gone_while_finishing(
+    core: Core, repository: Repository, upload_id: str, digest: str
+) -> None:
+    """The store could not publish the bytes. If the upload went meanwhile (its
+    repository deleted, or it was cancelled or purged), say so in the caller's terms
+    and leave no row that promises bytes nobody stored; a store failure stays one."""
+    async with core.meta.write() as tx:
+        if (
+            await tx.lock_blob(digest) is not None
+            and not await tx.blob_linked_anywhere(digest)
+            and await core.blobs.size(digest) is None
+        ):
+            await tx.delete_blob(digest)
+    core.hashers.pop(upload_id, None)
+    if await core.meta.find_repository(repository.account_id, repository.name) is None:
+        raise RepositoryNotFound(repository.account_id, repository.name)
+    if await core.meta.find_upload(upload_id) is None:
+        raise UploadNotFound(upload_id)
 
 
 async def _verify(

@@ -62,6 +62,8 @@ class FilesystemBlobStore:
         source = self._upload_path(upload_id)
         target = self._blob_path(digest)
         if not source.exists():
+            if size:  # the upload went (cancelled, purged): nothing to publish
+                raise FileNotFoundError(source)
             source.touch()  # a zero-byte blob never had a chunk written
         await asyncio.to_thread(_durable_rename, source, target, size)
 

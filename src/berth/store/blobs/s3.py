@@ -328,6 +328,8 @@ class S3BlobStore:
         s3 = await self._s3()
         key = self._blob_key(digest)
         layout = await self._layout(upload_id)
+        if layout.size < size:  # the upload went (cancelled, purged): nothing to publish
+            raise FileNotFoundError(f"upload {upload_id} holds {layout.size} of {size} bytes")
         if layout.size > size:
             # Bytes a cancelled request left past the recorded size: cut them.
             await self.append(upload_id, size, _nothing())

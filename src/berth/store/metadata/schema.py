@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -48,12 +48,26 @@ def is_empty(connection: Any) -> bool:
     return not inspect(connection).get_table_names()
 
 
+# Any fixed number: every berth process agrees on it.
+_SCHEMA_LOCK = 0x62657274  # "bert"
+
+
+def _serialize(connection: Any) -> None:
+    """On PostgreSQL, one process at a time creates or migrates the schema: replicas
+    started together on an empty database would otherwise race to create the same
+    tables. Held until the transaction ends. SQLite's writers take turns anyway."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+
+
 def upgrade(connection: Any) -> None:
+    _serialize(connection)
     command.upgrade(_config(connection), "head")
 
 
 def ensure_current(connection: Any) -> None:
     """Create the schema in an empty database; refuse an outdated one."""
+    _serialize(connection)
     if is_empty(connection):
         upgrade(connection)
         return
