@@ -296,3 +296,56 @@ def test_concurrent_tags_of_one_image_from_both_replicas_are_all_kept(cluster: C
         repositoryName=REPOSITORY, imageIds=[{"imageDigest": item.digest}]
     )["imageDetails"]
     assert sorted(details[0]["imageTags"]) == sorted(f"t{i}" for i in range(13))
+
+
+def test_one_upload_written_from_two_replicas_at_once_keeps_the_winners_bytes(
+    cluster: Cluster,
+) -> None:
+    """Two requests writing the same upload at the same offset on two replicas (a
+    confused client): one wins, the other is out of order (416), and the blob
+    published under the winner's digest is the winner's bytes: the loser never writes
+    into the upload, so its bytes cannot land last."""
+    headers = bearer(_push_token(cluster.a))
+    for round_ in range(4):
+        started = requests.post(
+            f"{cluster.a.url}/v2/{NAME}/blobs/uploads/", headers=headers, timeout=TIMEOUT
+        )
+        location = started.headers["Location"]
+        bodies = {
+            replica.url: bytes([round_ * 2 + n]) * (3 * 1024 * 1024)
+            for n, replica in enumerate((cluster.a, cluster.b))
+        }
+
+        def patch(
+            url: str, location: str = location, bodies: dict[str, bytes] = bodies
+        ) -> tuple[str, int]:
+            reply = requests.patch(
+                url + location,
+                data=bodies[url],
+                headers={
+                    **headers,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"0-{len(bodies[url]) - 1}",
+                },
+                timeout=TIMEOUT,
+            )
+            return url, reply.status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = dict(pool.map(patch, bodies))
+        assert sorted(statuses.values()) == [202, 416], statuses
+        winner = bodies[next(url for url, status in statuses.items() if status == 202)]
+        done = requests.put(
+            cluster.b.url + location,
+            params={"digest": sha256_digest(winner)},
+            headers=headers,
+            timeout=TIMEOUT,
+        )
+        assert done.status_code == 201, done.text
+        for replica in (cluster.a, cluster.b):
+            got = requests.get(
+                f"{replica.url}/v2/{NAME}/blobs/{sha256_digest(winner)}",
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+            assert got.content == winner, (round_, replica.url)

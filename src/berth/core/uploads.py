@@ -9,8 +9,10 @@ serialised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from . import blobs, digests
@@ -26,6 +28,11 @@ from .errors import (
 )
 from .model import Repository, Upload
 from .service import Core, now
+
+# How long a request's claim on an upload lasts unless renewed (a third of it): what a
+# crashed writer costs the request that resumes its upload elsewhere, at most.
+LEASE = 15.0
+CLAIM_POLL = 0.2  # seconds between looks at an upload another process is writing
 
 _locks: dict[str, asyncio.Lock] = {}
 
@@ -45,8 +52,13 @@ def forget(core: Core, upload_id: str) -> None:
 
 
 async def start_upload(
-    core: Core, repository: Repository, algorithm: str = digests.DEFAULT_ALGORITHM
+    core: Core,
+    repository: Repository,
+    algorithm: str = digests.DEFAULT_ALGORITHM,
+    writer: str | None = None,
 ) -> Upload:
+    """A new upload session; with `writer`, already claimed by that request (a
+    monolithic POST writes its bytes at once: no other request knows the id yet)."""
     digests.hasher(algorithm)  # refuses an unsupported algorithm up front
     stamp = now()
     upload = Upload(
@@ -61,7 +73,7 @@ async def start_upload(
         updated_at=stamp,
     )
     async with core.meta.write(repository) as tx:
-        await tx.add_upload(upload)
+        await tx.add_upload(upload, writer, stamp + LEASE if writer else None)
     core.hashers[upload.id] = (0, digests.hasher(algorithm))
     return upload
 
@@ -127,24 +139,67 @@ async def _receive(
     return previous
 
 
-async def _record(core: Core, tx: Any, upload: Upload, previous: int) -> None:
-    if not await tx.save_upload(upload, previous):
+async def _record(
+    core: Core, tx: Any, upload: Upload, previous: int, writer: str, keep: bool = False
+) -> None:
+    if not await tx.save_upload(upload, previous, writer, keep):
         core.hashers.pop(upload.id, None)
         raise UploadRangeInvalid(upload.id, previous, previous)
 
 
-async def _append(
-    core: Core,
-    repository: Repository,
-    upload: Upload,
-    chunks: AsyncIterable[bytes],
-    first_byte: int | None,
-) -> Upload:
-    previous = await _receive(core, upload, chunks, first_byte)
-    if previous is not None:
-        async with core.meta.write(repository) as tx:
-            await _record(core, tx, upload, previous)
-    return upload
+@asynccontextmanager
+async def _writing(
+    core: Core, repository: Repository, upload: Upload, writer: str | None = None
+) -> AsyncIterator[str]:
+    """Be the upload's one writer, across every process, while the block runs: claim
+    it (or take over `writer`'s claim) and renew the claim until the block ends. The
+    block releases it, by saving progress or by `_release`; a crash lets it run out."""
+    if writer is None:
+        writer = await _claim(core, repository, upload)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE / 3)
+            async with core.meta.write(durable=False) as tx:
+                await tx.renew_upload(upload.id, writer, now() + LEASE)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield writer
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+
+
+async def _claim(core: Core, repository: Repository, upload: Upload) -> str:
+    """Claim the upload where it stands. Another process's request writing it now is
+    waited for (a crashed one's claim runs out within LEASE); an upload that moved
+    meanwhile is out of order for this request."""
+    writer = str(uuid.uuid4())
+    give_up = asyncio.get_running_loop().time() + LEASE + 2
+    while True:
+        stamp = now()
+        # No hold on the repository: deleting it deletes the upload, and then no claim.
+        async with core.meta.write(durable=False) as tx:
+            if await tx.claim_upload(upload.id, upload.size, writer, stamp, stamp + LEASE):
+                return writer
+        current = await core.meta.find_upload(upload.id)
+        if current is None:
+            raise UploadNotFound(upload.id)
+        if current.size != upload.size or asyncio.get_running_loop().time() > give_up:
+            raise UploadRangeInvalid(upload.id, current.size, upload.size)
+        await asyncio.sleep(CLAIM_POLL)
+
+
+async def _release(core: Core, upload_id: str, writer: str) -> None:
+    async with core.meta.write(durable=False) as tx:
+        await tx.release_upload(upload_id, writer)
+
+
+def _check_offset(upload: Upload, first_byte: int | None) -> None:
+    if first_byte is not None and first_byte != upload.size:
+        raise UploadRangeInvalid(upload.id, upload.size, first_byte)
 
 
 async def append(
@@ -161,7 +216,19 @@ async def append(
         upload = await get_upload(core, repository, upload_id)
         if max_parts is not None and upload.parts >= max_parts:
             raise LimitExceeded("layer parts per upload", max_parts)
-        return await _append(core, repository, upload, chunks, first_byte)
+        _check_offset(upload, first_byte)
+        async with _writing(core, repository, upload) as writer:
+            try:
+                previous = await _receive(core, upload, chunks, first_byte)
+            except BaseException:
+                await _release(core, upload.id, writer)
+                raise
+            if previous is None:
+                await _release(core, upload.id, writer)
+                return upload
+            async with core.meta.write(repository) as tx:
+                await _record(core, tx, upload, previous, writer)
+        return upload
 
 
 async def complete(
@@ -175,54 +242,88 @@ async def complete(
     require_parts: bool = False,
     min_part_size: int | None = None,
     refuse_existing: bool = False,
+    writer: str | None = None,
 ) -> tuple[str, int]:
     """Verify the upload against the claimed digest(s) and publish the blob.
 
     Returns (digest, size). The blob is visible only after its bytes are
-    durable under that digest.
+    durable under that digest. `writer`: the claim start_upload made for it.
     """
     async with _lock(upload_id):
         upload = await get_upload(core, repository, upload_id)
-        previous = None
+        _check_offset(upload, first_byte)
+        # Claimed to the end: no other request may add bytes while they are published.
+        async with _writing(core, repository, upload, writer) as writer:
+            published = await _publish(
+                core,
+                repository,
+                upload,
+                writer,
+                candidates,
+                final_chunks,
+                first_byte,
+                require_parts,
+                min_part_size,
+                refuse_existing,
+            )
+    _locks.pop(upload_id, None)
+    return published
+
+
+async def _publish(
+    core: Core,
+    repository: Repository,
+    upload: Upload,
+    writer: str,
+    candidates: list[str],
+    final_chunks: AsyncIterable[bytes] | None,
+    first_byte: int | None,
+    require_parts: bool,
+    min_part_size: int | None,
+    refuse_existing: bool,
+) -> tuple[str, int]:
+    upload_id = upload.id
+    previous = None
+    try:
         if final_chunks is not None:
             previous = await _receive(core, upload, final_chunks, first_byte)
-        try:
-            matched = await _verify(
-                core, repository, upload, candidates, require_parts, min_part_size, refuse_existing
-            )
-        except Exception:
-            if previous is not None:
-                # A refused final chunk changes nothing: the upload stands where it
-                # stood, so the same PUT can be retried (the next append truncates).
-                core.hashers.pop(upload.id, None)
-            raise
-        async with core.meta.write(repository) as tx:
-            if previous is not None:  # in the blob's transaction: one commit fewer
-                await _record(core, tx, upload, previous)
-            # A fresh row under its lock: garbage collection, which re-checks a
-            # blob's age under the same lock, leaves these bytes alone for the
-            # grace period, so they can go in place outside the transaction (on
-            # SQLite a transaction locks every writer out; a commit may fsync or
-            # complete an S3 multipart upload). Unlinked, the row is seen by no one.
-            await tx.add_blob(matched, upload.size, now())
-            await tx.lock_blob(matched)
-            await tx.touch_blob(matched, now())
-        try:
-            await core.blobs.commit(upload_id, matched, upload.size)
-        except Exception:
-            await _gone_while_finishing(core, repository, upload_id, matched)
-            raise
-        collected = False
-        async with core.meta.write(repository) as tx:
-            if await tx.lock_blob(matched) is None:
-                # Collected between the two transactions, bytes first: only a grace
-                # period of 0 allows it. The upload is spent; the client pushes again.
-                collected = True
-            else:
-                await tx.link_blob(repository.id, matched, now())
-            await tx.delete_upload(upload_id)
-        core.hashers.pop(upload_id, None)
-    _locks.pop(upload_id, None)
+        matched = await _verify(
+            core, repository, upload, candidates, require_parts, min_part_size, refuse_existing
+        )
+    except BaseException:
+        if previous is not None:
+            # A refused final chunk changes nothing: the upload stands where it
+            # stood, so the same PUT can be retried (the next append truncates).
+            core.hashers.pop(upload.id, None)
+        await _release(core, upload_id, writer)
+        raise
+    async with core.meta.write(repository) as tx:
+        if previous is not None:  # in the blob's transaction: one commit fewer
+            await _record(core, tx, upload, previous, writer, keep=True)
+        # A fresh row under its lock: garbage collection, which re-checks a
+        # blob's age under the same lock, leaves these bytes alone for the
+        # grace period, so they can go in place outside the transaction (on
+        # SQLite a transaction locks every writer out; a commit may fsync or
+        # complete an S3 multipart upload). Unlinked, the row is seen by no one.
+        await tx.add_blob(matched, upload.size, now())
+        await tx.lock_blob(matched)
+        await tx.touch_blob(matched, now())
+    try:
+        await core.blobs.commit(upload_id, matched, upload.size)
+    except Exception:
+        await _release(core, upload_id, writer)
+        await _gone_while_finishing(core, repository, upload_id, matched)
+        raise
+    collected = False
+    async with core.meta.write(repository) as tx:
+        if await tx.lock_blob(matched) is None:
+            # Collected between the two transactions, bytes first: only a grace
+            # period of 0 allows it. The upload is spent; the client pushes again.
+            collected = True
+        else:
+            await tx.link_blob(repository.id, matched, now())
+        await tx.delete_upload(upload_id)
+    core.hashers.pop(upload_id, None)
     if collected:
         raise UploadNotFound(upload_id)
     return matched, upload.size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -78,12 +79,14 @@ async def start_upload(target: Target) -> web.StreamResponse:
     algorithm = query.get("digest-algorithm") or (
         digests.algorithm_of(digest) if digest else digests.DEFAULT_ALGORITHM
     )
-    upload = await uploads.start_upload(target.core, repository, algorithm)
+    # Monolithic upload: the whole blob in this one request, which holds the
+    # upload's claim from its creation (no other request knows the id yet).
+    writer = str(uuid.uuid4()) if digest is not None else None
+    upload = await uploads.start_upload(target.core, repository, algorithm, writer)
     if digest is not None:
-        # Monolithic upload: the whole blob in this one request.
         try:
             found, _size = await uploads.complete(
-                target.core, repository, upload.id, [digest], _body(target.request)
+                target.core, repository, upload.id, [digest], _body(target.request), writer=writer
             )
         except BaseException:
             await uploads.cancel(target.core, repository, upload.id)

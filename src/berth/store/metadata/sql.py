@@ -20,6 +20,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    or_,
     select,
     update,
 )
@@ -916,7 +917,9 @@ class Tx:
         return found
 
     # uploads -------------------------------------------------------------
-    async def add_upload(self, upload: Upload) -> None:
+    async def add_upload(
+        self, upload: Upload, writer: str | None = None, writer_until: float | None = None
+    ) -> None:
         await self.conn.execute(
             t.uploads.insert().values(
                 id=upload.id,
@@ -928,20 +931,62 @@ class Tx:
                 smallest_inner_part=upload.smallest_inner_part,
                 created_at=upload.created_at,
                 updated_at=upload.updated_at,
+                writer=writer,
+                writer_until=writer_until,
             )
         )
 
-    async def save_upload(self, upload: Upload, expected_size: int) -> bool:
-        """Record progress; False if another writer moved the upload first."""
+    async def claim_upload(
+        self, upload_id: str, size: int, writer: str, now: float, until: float
+    ) -> bool:
+        """Make `writer` the upload's one writer if it stands at `size` and nobody
+        else holds it (or their claim ran out); False otherwise."""
+        u = t.uploads.c
         result = await self.conn.execute(
             update(t.uploads)
-            .where(and_(t.uploads.c.id == upload.id, t.uploads.c.size == expected_size))
+            .where(
+                u.id == upload_id,
+                u.size == size,
+                or_(u.writer.is_(None), u.writer == writer, u.writer_until < now),
+            )
+            .values(writer=writer, writer_until=until)
+        )
+        return bool(result.rowcount)
+
+    async def renew_upload(self, upload_id: str, writer: str, until: float) -> bool:
+        u = t.uploads.c
+        result = await self.conn.execute(
+            update(t.uploads)
+            .where(u.id == upload_id, u.writer == writer)
+            .values(writer_until=until)
+        )
+        return bool(result.rowcount)
+
+    async def release_upload(self, upload_id: str, writer: str) -> None:
+        u = t.uploads.c
+        await self.conn.execute(
+            update(t.uploads)
+            .where(u.id == upload_id, u.writer == writer)
+            .values(writer=None, writer_until=None)
+        )
+
+    async def save_upload(
+        self, upload: Upload, expected_size: int, writer: str, keep: bool = False
+    ) -> bool:
+        """Record progress, releasing the claim unless `keep`; False if `writer` no
+        longer holds the upload or it moved."""
+        u = t.uploads.c
+        claim = {} if keep else {"writer": None, "writer_until": None}
+        result = await self.conn.execute(
+            update(t.uploads)
+            .where(and_(u.id == upload.id, u.size == expected_size, u.writer == writer))
             .values(
                 size=upload.size,
                 parts=upload.parts,
                 last_part_size=upload.last_part_size,
                 smallest_inner_part=upload.smallest_inner_part,
                 updated_at=upload.updated_at,
+                **claim,
             )
         )
         return bool(result.rowcount)
@@ -1072,14 +1117,20 @@ class MetadataStore:
             yield Tx(_InLoop(sync_conn))  # type: ignore[arg-type]
 
     @asynccontextmanager
-    async def write(self, repository: Repository | None = None) -> AsyncIterator[Tx]:
+    async def write(
+        self, repository: Repository | None = None, durable: bool = True
+    ) -> AsyncIterator[Tx]:
         """A write transaction; on SQLite it takes the write lock up front
         (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock.
-        With `repository`, it holds that repository first (Tx.hold_repository)."""
+        With `repository`, it holds that repository first (Tx.hold_repository).
+        `durable=False` is for state a crash voids anyway (an upload's writer claim):
+        its commit does not wait for the disk, and the database stays consistent."""
         if self.write_engine is None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(berth_write=True)
                 async with conn.begin():
+                    if not durable:
+                        await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     tx = Tx(conn)
                     if repository is not None:
                         await tx.hold_repository(repository)
@@ -1088,12 +1139,23 @@ class MetadataStore:
         if self._write_queue is None:
             self._write_queue = asyncio.Lock()
         async with self._write_queue:
-            with self.write_engine.connect() as sync_conn, sync_conn.begin():
-                await _begin_immediate(sync_conn)
-                tx = Tx(_InLoop(sync_conn))  # type: ignore[arg-type]
-                if repository is not None:
-                    await tx.hold_repository(repository)
-                yield tx
+            with self.write_engine.connect() as sync_conn:
+                # On the driver's connection: a statement through SQLAlchemy would begin
+                # its transaction. WAL with NORMAL: no fsync at commit, never corrupt.
+                driver = sync_conn.connection.driver_connection
+                assert driver is not None
+                if not durable:
+                    driver.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    with sync_conn.begin():
+                        await _begin_immediate(sync_conn)
+                        tx = Tx(_InLoop(sync_conn))  # type: ignore[arg-type]
+                        if repository is not None:
+                            await tx.hold_repository(repository)
+                        yield tx
+                finally:
+                    if not durable:
+                        driver.execute("PRAGMA synchronous=FULL")
 
     async def ensure_schema(self) -> None:
         """Create the schema in an empty database; refuse an out-of-date one."""

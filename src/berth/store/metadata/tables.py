@@ -204,4 +204,8 @@ uploads = Table(
     Column("smallest_inner_part", BigInteger),  # smallest part that is not the last
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The request writing its bytes now, and until when unless it renews: two
+    # processes never write one upload at once (the loser's bytes could land last).
+    Column("writer", String(36)),
+    Column("writer_until", Float),
 )
