@@ -78,6 +78,22 @@ async def start_upload(
     return upload
 
 
+async def push_whole(
+    core: Core, repository: Repository, algorithm: str, digest: str, chunks: AsyncIterable[bytes]
+) -> str:
+    """A blob in one request (a monolithic POST): an upload claimed by this request
+    from its creation (no other knows its id), completed, or gone if it fails."""
+    writer = str(uuid.uuid4())
+    upload = await start_upload(core, repository, algorithm, writer)
+    try:
+        found, _size = await complete(core, repository, upload.id, [digest], chunks, writer=writer)
+    except BaseException:
+        with contextlib.suppress(UploadNotFound):  # gone already: the first error tells why
+            await cancel(core, repository, upload.id)
+        raise
+    return found
+
+
 async def get_upload(core: Core, repository: Repository, upload_id: str) -> Upload:
     upload = await core.meta.find_upload(upload_id)
     if upload is None or upload.repository_id != repository.id:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -79,19 +78,12 @@ async def start_upload(target: Target) -> web.StreamResponse:
     algorithm = query.get("digest-algorithm") or (
         digests.algorithm_of(digest) if digest else digests.DEFAULT_ALGORITHM
     )
-    # Monolithic upload: the whole blob in this one request, which holds the
-    # upload's claim from its creation (no other request knows the id yet).
-    writer = str(uuid.uuid4()) if digest is not None else None
-    upload = await uploads.start_upload(target.core, repository, algorithm, writer)
     if digest is not None:
-        try:
-            found, _size = await uploads.complete(
-                target.core, repository, upload.id, [digest], _body(target.request), writer=writer
-            )
-        except BaseException:
-            await uploads.cancel(target.core, repository, upload.id)
-            raise
+        found = await uploads.push_whole(
+            target.core, repository, algorithm, digest, _body(target.request)
+        )
         return _blob_created(target, found)
+    upload = await uploads.start_upload(target.core, repository, algorithm)
     return web.Response(status=202, headers=_session_headers(target, upload))
 
 

@@ -7,7 +7,7 @@ are confined to `_insert_ignore` and the connection set-up.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -1187,7 +1187,7 @@ def open_metadata(url: str) -> MetadataStore:
         hot = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 5})
         event.listen(hot, "connect", _hot_connect)
         writer = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 0})
-        event.listen(writer, "connect", _write_connect)
+        event.listen(writer, "connect", _sqlite_connect(0))
         return MetadataStore(engine, hot, writer)
     elif parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
         engine = create_async_engine(parsed.set(drivername="postgresql+asyncpg"), pool_size=10)
@@ -1213,14 +1213,19 @@ async def _begin_immediate(conn: Connection, patience: float = 60.0) -> None:
         delay = min(delay * 2, 0.02)
 
 
-def _write_connect(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own transaction handling off: BEGIN IMMEDIATE is ours to send.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.close()
+def _sqlite_connect(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    """Set-up of a connection berth writes with: WAL, fsync at commit, and the
+    driver's own transaction handling off (BEGIN IMMEDIATE is berth's to send)."""
+
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
+
+    return connect
 
 
 def _hot_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -1232,16 +1237,8 @@ def _hot_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take over transaction control from the driver so BEGIN IMMEDIATE works.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
+    # Schema creation and migrations only, off the event loop: they may wait.
+    event.listen(sync_engine, "connect", _sqlite_connect(60_000))
 
     @event.listens_for(sync_engine, "begin")
     def _begin(conn: Any) -> None:
