@@ -16,7 +16,7 @@ from berth.store.metadata import open_metadata
 from berth.store.metadata.schema import _config, head_revision
 from conftest import free_port, start_server
 from support.blobstore import berth
-from support.stores import Store
+from support.stores import Backends, Store
 
 
 def _metadata_url(store: Store, data: Path) -> str:
@@ -75,3 +75,22 @@ def test_serve_refuses_an_old_schema_until_db_upgrade(
         assert names == ["schema/kept"]
     finally:
         server.stop()
+
+
+def test_replicas_started_together_on_an_empty_postgresql_all_serve(
+    tmp_path: Path, backends: Backends
+) -> None:
+    """The first start creates the schema; replicas starting at the same moment take
+    turns (an advisory lock) instead of racing to create the same tables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = backends.fresh("postgres-s3")  # a new, empty database
+    with ThreadPoolExecutor(3) as pool:
+        servers = list(pool.map(lambda n: start_server(tmp_path / f"r{n}", store=store), range(3)))
+    try:
+        for server in servers:
+            assert server.process.poll() is None, server.log.read_text()
+            assert server.ecr().describe_registries()["registries"]
+    finally:
+        for server in servers:
+            server.stop()
