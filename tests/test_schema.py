@@ -86,11 +86,13 @@ def test_replicas_started_together_on_an_empty_postgresql_all_serve(
 
     store = backends.fresh("postgres-s3")  # a new, empty database
     with ThreadPoolExecutor(3) as pool:
-        servers = list(pool.map(lambda n: start_server(tmp_path / f"r{n}", store=store), range(3)))
+        starts = [pool.submit(start_server, tmp_path / f"r{n}", store=store) for n in range(3)]
+    started = [f.result() for f in starts if f.exception() is None]
     try:
-        for server in servers:
+        assert len(started) == 3, [str(f.exception()) for f in starts if f.exception()]
+        for server in started:
             assert server.process.poll() is None, server.log.read_text()
             assert server.ecr().describe_registries()["registries"]
     finally:
-        for server in servers:
+        for server in started:
             server.stop()
