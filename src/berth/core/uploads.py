@@ -125,15 +125,11 @@ async def _hashing(chunks: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[b
         yield chunk
 
 
-async def _receive(
-    core: Core, upload: Upload, chunks: AsyncIterable[bytes], first_byte: int | None
-) -> int | None:
+async def _receive(core: Core, upload: Upload, chunks: AsyncIterable[bytes]) -> int | None:
     """Store and hash bytes after the upload's, updating `upload` in memory only.
 
     Returns the size the upload had before, for `_record`, or None if no byte came.
     """
-    if first_byte is not None and first_byte != upload.size:
-        raise UploadRangeInvalid(upload.id, upload.size, first_byte)
     hasher = await _hasher_at(core, upload, upload.algorithm)
     core.hashers.pop(upload.id, None)  # until the new bytes are recorded
     new_size = await core.blobs.append(upload.id, upload.size, _hashing(chunks, hasher))
@@ -164,14 +160,13 @@ async def _record(
 
 
 @asynccontextmanager
-async def _writing(
-    core: Core, repository: Repository, upload: Upload, writer: str | None = None
-) -> AsyncIterator[str]:
+async def _writing(core: Core, upload: Upload, writer: str | None = None) -> AsyncIterator[str]:
     """Be the upload's one writer, across every process, while the block runs: claim
     it (or take over `writer`'s claim) and renew the claim until the block ends. The
-    block releases it, by saving progress or by `_release`; a crash lets it run out."""
+    block gives it up by saving progress (or deleting the upload); a block that fails
+    gives it up here; a crash lets it run out."""
     if writer is None:
-        writer = await _claim(core, repository, upload)
+        writer = await _claim(core, upload)
 
     async def renew() -> None:
         while True:
@@ -182,13 +177,16 @@ async def _writing(
     renewing = asyncio.create_task(renew())
     try:
         yield writer
+    except BaseException:
+        await _release(core, upload.id, writer)
+        raise
     finally:
         renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
 
 
-async def _claim(core: Core, repository: Repository, upload: Upload) -> str:
+async def _claim(core: Core, upload: Upload) -> str:
     """Claim the upload where it stands. Another process's request writing it now is
     waited for (a crashed one's claim runs out within LEASE); an upload that moved
     meanwhile is out of order for this request."""
@@ -233,12 +231,8 @@ async def append(
         if max_parts is not None and upload.parts >= max_parts:
             raise LimitExceeded("layer parts per upload", max_parts)
         _check_offset(upload, first_byte)
-        async with _writing(core, repository, upload) as writer:
-            try:
-                previous = await _receive(core, upload, chunks, first_byte)
-            except BaseException:
-                await _release(core, upload.id, writer)
-                raise
+        async with _writing(core, upload) as writer:
+            previous = await _receive(core, upload, chunks)
             if previous is None:
                 await _release(core, upload.id, writer)
                 return upload
@@ -269,7 +263,7 @@ async def complete(
         upload = await get_upload(core, repository, upload_id)
         _check_offset(upload, first_byte)
         # Claimed to the end: no other request may add bytes while they are published.
-        async with _writing(core, repository, upload, writer) as writer:
+        async with _writing(core, upload, writer) as writer:
             published = await _publish(
                 core,
                 repository,
@@ -277,7 +271,6 @@ async def complete(
                 writer,
                 candidates,
                 final_chunks,
-                first_byte,
                 require_parts,
                 min_part_size,
                 refuse_existing,
@@ -293,7 +286,6 @@ async def _publish(
     writer: str,
     candidates: list[str],
     final_chunks: AsyncIterable[bytes] | None,
-    first_byte: int | None,
     require_parts: bool,
     min_part_size: int | None,
     refuse_existing: bool,
@@ -302,7 +294,7 @@ async def _publish(
     previous = None
     try:
         if final_chunks is not None:
-            previous = await _receive(core, upload, final_chunks, first_byte)
+            previous = await _receive(core, upload, final_chunks)
         matched = await _verify(
             core, repository, upload, candidates, require_parts, min_part_size, refuse_existing
         )
@@ -311,7 +303,6 @@ async def _publish(
             # A refused final chunk changes nothing: the upload stands where it
             # stood, so the same PUT can be retried (the next append truncates).
             core.hashers.pop(upload.id, None)
-        await _release(core, upload_id, writer)
         raise
     async with core.meta.write(repository) as tx:
         if previous is not None:  # in the blob's transaction: one commit fewer
@@ -327,7 +318,6 @@ async def _publish(
     try:
         await core.blobs.commit(upload_id, matched, upload.size)
     except Exception:
-        await _release(core, upload_id, writer)
         await _gone_while_finishing(core, repository, upload_id, matched)
         raise
     collected = False

@@ -74,7 +74,7 @@ async def issue(request: web.Request) -> web.Response:
             posted = await request.post()
         except web.HTTPRequestEntityTooLarge:
             return OciError(413, "SIZE_INVALID", "the form body is too large").response()
-        except (ValueError, LookupError, AssertionError):
+        except (ValueError, LookupError):
             # Undecodable bytes or charset, a multipart body without its boundary.
             return OciError(400, "UNSUPPORTED", "the form body could not be read").response()
         form = {k: str(v) for k, v in posted.items()}

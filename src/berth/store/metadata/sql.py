@@ -209,11 +209,7 @@ class Tx:
     # repositories --------------------------------------------------------
     async def get_repository(self, account_id: str, name: str) -> Repository | None:
         row = (
-            await self.conn.execute(
-                select(t.repositories).where(
-                    t.repositories.c.account_id == account_id, t.repositories.c.name == name
-                )
-            )
+            await self.conn.execute(_FIND_REPOSITORY, {"account": account_id, "name": name})
         ).first()
         return None if row is None else _repository(row)
 
@@ -947,20 +943,19 @@ class Tx:
             .where(
                 u.id == upload_id,
                 u.size == size,
-                or_(u.writer.is_(None), u.writer == writer, u.writer_until < now),
+                or_(u.writer.is_(None), u.writer_until < now),
             )
             .values(writer=writer, writer_until=until)
         )
         return bool(result.rowcount)
 
-    async def renew_upload(self, upload_id: str, writer: str, until: float) -> bool:
+    async def renew_upload(self, upload_id: str, writer: str, until: float) -> None:
         u = t.uploads.c
-        result = await self.conn.execute(
+        await self.conn.execute(
             update(t.uploads)
             .where(u.id == upload_id, u.writer == writer)
             .values(writer_until=until)
         )
-        return bool(result.rowcount)
 
     async def release_upload(self, upload_id: str, writer: str) -> None:
         u = t.uploads.c
